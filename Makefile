@@ -1,0 +1,54 @@
+# govboard — the two commands a new machine needs: `make run` and `make test`.
+# Only Python 3.11 and make are assumed; everything else comes from uv.lock.
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format check bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.synced
+
+## Run the product: web on http://$(HOST):$(PORT) + Celery worker + beat, demo data loaded.
+run: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput -v0
+	GOVBOARD_DEMO=1 $(MANAGE) load_demo
+	@trap 'kill 0' EXIT INT TERM; \
+	$(VENV)/bin/celery -A govboard worker --loglevel=INFO --concurrency=2 & \
+	$(VENV)/bin/celery -A govboard beat --loglevel=INFO & \
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+## Run the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite).
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check: install
+	DJANGO_SETTINGS_MODULE=govboard.settings.production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	  ALLOWED_HOSTS=govboard.example GOVBOARD_SIGNING_KEY=$$($(PY) -c 'import secrets,base64; print(base64.b64encode(secrets.token_bytes(32)).decode())') \
+	  $(MANAGE) check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var

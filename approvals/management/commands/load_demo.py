@@ -1,0 +1,275 @@
+"""Realistic demo data for `make run`: teams, people for every role, models in every state.
+
+Demo mode only (GOVBOARD_DEMO=1, never with production settings): it creates accounts with
+fresh random passwords, printed once at the end. Everything is written through the
+services, so the demo's audit trail and history look exactly like real use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from approvals import services as approvals_services
+from approvals.models import PromotionRequest
+from registry import permissions
+from registry import services as registry_services
+from registry.choices import DatasetUse, TokenScope
+from registry.models import (
+    Dataset,
+    DatasetVersion,
+    ModelVersion,
+    RegisteredModel,
+    ServiceAccount,
+    Team,
+    VersionDataset,
+)
+
+User = get_user_model()
+
+PEOPLE = {
+    # username: (description, team permissions, groups)
+    "admin": ("administrator (superuser)", [], []),
+    "priya": ("platform approver", ["sign_as_platform"], ["Board members"]),
+    "omar": ("product approver", ["sign_as_product"], ["Board members"]),
+    "sofia": ("security approver", ["sign_as_security"], ["Board members"]),
+    "maria": (
+        "governance manager",
+        ["manage_governance", "view_team_registry"],
+        ["Governance managers"],
+    ),
+    "ada": ("auditor (read-only, every team)", [], ["Auditors"]),
+    "oliver": ("model owner", ["register_versions", "view_team_registry"], ["Board members"]),
+    "bea": ("backup owner", ["view_team_registry"], ["Board members"]),
+}
+TEAMS = {"assistants": "Assistants platform", "vision": "Vision inspection"}
+VIEW_MODELS = [
+    "team",
+    "registeredmodel",
+    "modelversion",
+    "dataset",
+    "datasetversion",
+    "promotionrequest",
+    "governancepolicy",
+    "auditevent",
+]
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Command(BaseCommand):
+    help = "Load demo teams, users, models and requests (demo mode only) and print the logins."
+
+    def handle(self, *args, **options):
+        if not settings.GOVBOARD_DEMO or not settings.DEBUG:
+            raise CommandError("Demo data is only loaded in demo mode (GOVBOARD_DEMO=1, DEBUG).")
+        passwords = {username: secrets.token_urlsafe(9) for username in PEOPLE}
+        with transaction.atomic():
+            people = self._people(passwords)
+            if not Team.objects.filter(slug="assistants").exists():
+                self._catalog(people, passwords)
+            token = self._demo_token(people["admin"])
+        self._print(passwords, token)
+
+    def _demo_token(self, admin: object) -> str:
+        """A fresh CI token every start (the raw secret is never stored, so never re-shown)."""
+        account = ServiceAccount.objects.get(name="ci-assistants")
+        _, raw = registry_services.api_token_issue(
+            actor=admin,
+            service_account=account,
+            label="demo",
+            scopes=list(TokenScope.values),
+            expires_at=timezone.now() + timedelta(days=30),
+        )
+        return raw
+
+    # --- people -----------------------------------------------------------------------
+
+    def _people(self, passwords: dict[str, str]) -> dict[str, object]:
+        groups = self._groups()
+        people = {}
+        for username, (description, _, group_names) in PEOPLE.items():
+            user, _ = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@demo.govboard.invalid"}
+            )
+            user.first_name = description
+            user.is_staff = True
+            user.is_superuser = username == "admin"
+            user.set_password(passwords[username])
+            user.save()
+            user.groups.set([groups[name] for name in group_names])
+            people[username] = user
+        return people
+
+    def _groups(self) -> dict[str, Group]:
+        view = Permission.objects.filter(codename__in=[f"view_{m}" for m in VIEW_MODELS])
+        board, _ = Group.objects.get_or_create(name="Board members")
+        board.permissions.set(view)
+        managers, _ = Group.objects.get_or_create(name="Governance managers")
+        managers.permissions.set(view)
+        auditors, _ = Group.objects.get_or_create(name="Auditors")
+        auditors.permissions.set(
+            list(view) + list(Permission.objects.filter(codename="view_team_registry"))
+        )
+        return {"Board members": board, "Governance managers": managers, "Auditors": auditors}
+
+    # --- catalog ----------------------------------------------------------------------
+
+    def _catalog(self, people: dict, passwords: dict[str, str]) -> None:
+        admin = people["admin"]
+        teams = {slug: Team.objects.create(slug=slug, name=name) for slug, name in TEAMS.items()}
+        for team in teams.values():
+            for username, (_, perms, _) in PEOPLE.items():
+                for perm in perms:
+                    permissions.grant_team_permission(people[username], f"registry.{perm}", team)
+        account = registry_services.service_account_create(
+            actor=admin, name="ci-assistants", teams=list(teams.values())
+        )
+        ci = account.user
+        signers = {
+            "platform": people["priya"],
+            "product": people["omar"],
+            "security": people["sofia"],
+        }
+
+        def model(team: str, name: str, kind: str) -> RegisteredModel:
+            registered, _ = registry_services.registered_model_upsert(
+                actor=ci,
+                team=teams[team],
+                name=name,
+                kind=kind,
+                owner=people["oliver"],
+                backup_owner=people["bea"],
+                escalation_contact=f"{team}-oncall@demo.govboard.invalid",
+                description=f"Demo {kind} of the {team} team.",
+            )
+            return registered
+
+        datasets = {}
+        for team in teams.values():
+            now = timezone.now()
+            for name, use in (
+                ("support-tickets", DatasetUse.TRAIN),
+                ("golden-eval", DatasetUse.EVAL),
+            ):
+                dataset = Dataset.objects.create(team=team, name=name)
+                datasets[(team.slug, use)] = DatasetVersion.objects.create(
+                    dataset=dataset,
+                    version="2026-10",
+                    checksum=_checksum(name + team.slug),
+                    uri=f"s3://{team.slug}-data/{name}/2026-10/",
+                    window_start=now - timedelta(days=120),
+                    window_end=now - timedelta(days=30),
+                )
+
+        def version(
+            registered: RegisteredModel, number: str, *, base=None, complete=True, method="lora"
+        ):
+            metadata = {}
+            if complete:
+                metadata = {
+                    "license": "apache-2.0",
+                    "allowed_use_cases": ["customer support drafting"],
+                    "prohibited_use_cases": ["medical advice", "credit decisions"],
+                    "risk_rating": "medium",
+                    "mitigation_controls": ["human review of outputs", "PII redaction"],
+                    "source_commit": _checksum(registered.name + number)[:40],
+                    "dependency_lock_hash": _checksum("lock" + number),
+                    "fine_tune_method": method,
+                }
+                if base is not None:
+                    metadata["base_model_version"] = base
+                elif method != "none":
+                    metadata["base_model_reference"] = "hf://meta-llama/Llama-3.1-8B@8c22764"
+            created, _ = registry_services.version_register(
+                actor=ci,
+                registered_model=registered,
+                version=number,
+                checksum=_checksum(f"{registered.name}-{number}"),
+                storage_uri=f"s3://{registered.team.slug}-models/{registered.name}/{number}/",
+                **metadata,
+            )
+            if complete:
+                for use in (DatasetUse.TRAIN, DatasetUse.EVAL):
+                    if use == DatasetUse.TRAIN and registered.kind == "prompt":
+                        continue
+                    # Demo-only wiring; CI links datasets through the API.
+                    VersionDataset.objects.create(
+                        model_version=created,
+                        dataset_version=datasets[(registered.team.slug, use)],
+                        use=use,
+                    )
+            return created
+
+        def submit(created: ModelVersion, rollback=None) -> PromotionRequest:
+            return approvals_services.promotion_request_submit(
+                actor=ci,
+                version=created,
+                rollback_target=rollback,
+                rollback_plan="Route traffic back to the previous approved version."
+                if rollback
+                else "",
+            )
+
+        def sign(request: PromotionRequest, roles: list[str]) -> None:
+            for role in roles:
+                signer = signers[role]
+                approvals_services.signoff_record(
+                    actor=signer, request=request, role=role, password=passwords[signer.username]
+                )
+
+        # Base model: retired, deprecated and approved versions.
+        base = model("assistants", "llama-support-base", "model")
+        old = version(base, "0.9.0", method="full")
+        sign(submit(old), ["platform", "product", "security"])
+        mid = version(base, "0.9.5", method="full")
+        sign(submit(mid, rollback=old), ["platform", "product", "security"])
+        current = version(base, "1.0.0", method="full")
+        sign(submit(current, rollback=mid), ["platform", "product", "security"])
+        registry_services.version_deprecate(
+            actor=people["maria"], version=old, reason="Superseded by 1.0.0."
+        )
+        registry_services.version_retire(
+            actor=people["maria"], version=old, reason="Grace period over."
+        )
+        registry_services.version_deprecate(
+            actor=people["maria"], version=mid, reason="Superseded by 1.0.0."
+        )
+
+        # LoRA adapter: approved, in review waiting for platform, draft with failed checks.
+        adapter = model("assistants", "support-lora", "adapter")
+        first = version(adapter, "1.0.0", base=current)
+        sign(submit(first), ["platform", "product", "security"])
+        sign(
+            submit(version(adapter, "1.1.0", base=current), rollback=first), ["product", "security"]
+        )
+        submit(version(adapter, "1.2.0-rc.1", base=current, complete=False))
+        version(adapter, "1.2.0", base=current)
+
+        # Prompt template: waiting for product.
+        prompt = model("assistants", "support-prompt", "prompt")
+        sign(submit(version(prompt, "2.0.0", method="none")), ["platform", "security"])
+
+        # Vision: waiting for security.
+        vision = model("vision", "defect-detector", "model")
+        sign(submit(version(vision, "3.1.0", method="full")), ["platform", "product"])
+
+    def _print(self, passwords: dict[str, str], token: str) -> None:
+        self.stdout.write(
+            self.style.SUCCESS("\ngovboard demo is ready: http://127.0.0.1:8000/admin/")
+        )
+        self.stdout.write("Demo logins (fresh passwords every start; demo mode only):")
+        for username, (description, _, _) in PEOPLE.items():
+            self.stdout.write(f"  {username:<8} {passwords[username]:<14} {description}")
+        self.stdout.write(f"CI token for service account ci-assistants (shown once): {token}")
+        self.stdout.write("API docs: http://127.0.0.1:8000/api/docs/\n")

@@ -1,0 +1,1 @@
+"""What happened. Other apps write here only through ``audit.services.record``."""

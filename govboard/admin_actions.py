@@ -1,0 +1,109 @@
+"""Admin buttons that run a governance service through a small confirmation form.
+
+The django-fsm admin mixin would call transitions and ``save()`` directly, skipping the
+row lock, permission check and audit event; these buttons call the services instead, so
+the admin has exactly the code path the API and the scheduler have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from govboard.errors import DomainError
+
+
+@dataclass(frozen=True)
+class ServiceAction:
+    name: str
+    label: str
+    form_class: type[forms.Form]
+    run: Callable[[HttpRequest, Any, dict[str, Any]], Any]
+    available: Callable[[HttpRequest, Any], bool]
+    success_message: str
+    form_kwargs: Callable[[HttpRequest, Any], dict[str, Any]] | None = None
+
+
+class ServiceActionAdminMixin:
+    """Adds one URL and one object-tools button per ``ServiceAction``."""
+
+    service_actions: tuple[ServiceAction, ...] = ()
+    change_form_template = "admin/govboard/change_form_with_actions.html"
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        custom = [
+            path(
+                f"<path:object_id>/{action.name}/",
+                self.admin_site.admin_view(self._action_view(action)),
+                name=f"{info[0]}_{info[1]}_{action.name}",
+            )
+            for action in self.service_actions
+        ]
+        return custom + super().get_urls()
+
+    def available_service_actions(self, request: HttpRequest, obj: Any) -> list[dict[str, str]]:
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [
+            {
+                "label": action.label,
+                "url": reverse(f"admin:{info[0]}_{info[1]}_{action.name}", args=[obj.pk]),
+            }
+            for action in self.service_actions
+            if action.available(request, obj)
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra_context["service_actions"] = self.available_service_actions(request, obj)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _action_view(self, action: ServiceAction) -> Callable[..., HttpResponse]:
+        def view(request: HttpRequest, object_id: str) -> HttpResponse:
+            obj = self.get_object(request, object_id)
+            if obj is None or not self.has_view_permission(request, obj):
+                raise Http404
+            kwargs = action.form_kwargs(request, obj) if action.form_kwargs else {}
+            form = action.form_class(request.POST or None, **kwargs)
+            if request.method == "POST" and form.is_valid():
+                try:
+                    action.run(request, obj, form.cleaned_data)
+                except DomainError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(request, action.success_message, messages.SUCCESS)
+                    info = self.model._meta.app_label, self.model._meta.model_name
+                    return HttpResponseRedirect(
+                        reverse(f"admin:{info[0]}_{info[1]}_change", args=[obj.pk])
+                    )
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": obj,
+                "title": f"{action.label}: {obj}",
+                "form": form,
+                "action": action,
+            }
+            return TemplateResponse(request, "admin/govboard/service_action.html", context)
+
+        return view
+
+
+def reason_form(label: str = "Reason") -> type[forms.Form]:
+    return type(
+        "ReasonForm",
+        (forms.Form,),
+        {"reason": forms.CharField(label=label, widget=forms.Textarea, max_length=2000)},
+    )
+
+
+__all__ = ["ServiceAction", "ServiceActionAdminMixin", "admin", "reason_form"]

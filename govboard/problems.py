@@ -1,0 +1,94 @@
+"""RFC 9457 problem details for every API error.
+
+DRF's own errors (validation, authentication, throttling, not found) and the domain errors
+raised by services are all turned into ``application/problem+json`` bodies here, in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from govboard.errors import DomainError
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://govboard.invalid/problems/"
+
+
+def problem_response(
+    *, status_code: int, title: str, detail: str, code: str, extra: dict[str, Any] | None = None
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+    }
+    if extra:
+        body.update(extra)
+    return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _validation_errors(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {key: _validation_errors(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_validation_errors(value) for value in detail]
+    return str(detail)
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render every handled exception as problem+json; unknown ones stay 500 via Django."""
+    if isinstance(exc, DomainError):
+        return problem_response(
+            status_code=exc.status_code,
+            title=exc.title,
+            detail=exc.message,
+            code=exc.code,
+            extra={"errors": exc.errors} if exc.errors else None,
+        )
+    if isinstance(exc, DjangoValidationError):
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        return problem_response(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            title="Invalid input",
+            detail="The request has invalid fields.",
+            code="invalid",
+            extra={"errors": errors},
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        return problem_response(
+            status_code=response.status_code,
+            title="Invalid input",
+            detail="The request has invalid fields.",
+            code="invalid",
+            extra={"errors": _validation_errors(exc.detail)},
+        )
+    detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+    code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    problem = problem_response(
+        status_code=response.status_code,
+        title=response.status_text,
+        detail=str(detail),
+        code=code if isinstance(code, str) else "error",
+    )
+    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if header in response:
+            problem[header] = response[header]
+    return problem

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from approvals import api as approvals_api
+from govboard import health
+from registry.api import views as registry_api
+
+api_v1 = [
+    path("versions/", registry_api.VersionListCreateView.as_view(), name="version-list"),
+    path("versions/<int:pk>/", approvals_api.VersionStatusView.as_view(), name="version-detail"),
+    path(
+        "teams/<str:team>/models/<str:name>/",
+        registry_api.RegisteredModelView.as_view(),
+        name="registered-model",
+    ),
+    path(
+        "promotion-requests/",
+        approvals_api.PromotionRequestCreateView.as_view(),
+        name="promotion-request-list",
+    ),
+    path(
+        "promotion-requests/<int:pk>/",
+        approvals_api.PromotionRequestDetailView.as_view(),
+        name="promotion-request-detail",
+    ),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("health/", health.health, name="health"),
+]

@@ -1,0 +1,250 @@
+"""Registry admin: every list restricted to what the user may see; lifecycle via services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from guardian.admin import GuardedModelAdminMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
+from govboard.errors import DomainError
+from registry import permissions, services
+from registry.choices import TokenScope, VersionState
+from registry.models import (
+    ApiToken,
+    Dataset,
+    DatasetVersion,
+    ModelVersion,
+    RegisteredModel,
+    ServiceAccount,
+    Team,
+    VersionDataset,
+)
+
+
+class TeamScopedAdmin(SimpleHistoryAdmin):
+    """Admin whose changelist shows only the teams' rows the user may see."""
+
+    team_lookup = "team"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset.filter(
+            **{f"{self.team_lookup}__in": permissions.teams_visible_to(request.user)}
+        )
+
+
+@admin.register(Team)
+class TeamAdmin(GuardedModelAdminMixin, SimpleHistoryAdmin):
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+
+    def get_queryset(self, request):
+        return permissions.teams_visible_to(request.user)
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(TeamScopedAdmin):
+    list_display = ["name", "team", "kind", "owner", "backup_owner", "escalation_contact"]
+    list_filter = ["kind", "team"]
+    list_select_related = ["team", "owner", "backup_owner"]
+    search_fields = ["name", "team__slug", "owner__username"]
+    raw_id_fields = ["owner", "backup_owner"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["team", "name", "kind"] if obj else []
+
+
+class VersionDatasetInline(admin.TabularInline):
+    model = VersionDataset
+    extra = 0
+    raw_id_fields = ["dataset_version"]
+
+
+def _can_manage(request: Any, version: ModelVersion) -> bool:
+    return request.user.is_superuser or permissions.can_manage_team(
+        request.user, version.registered_model.team
+    )
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
+    team_lookup = "registered_model__team"
+    list_display = [
+        "__str__",
+        "model_name",
+        "team_slug",
+        "version",
+        "state",
+        "risk_rating",
+        "registered_by",
+        "created_at",
+    ]
+    list_filter = ["state", "registered_model__kind", "risk_rating", "registered_model__team"]
+    list_select_related = ["registered_model__team", "registered_by"]
+    search_fields = ["version", "checksum", "registered_model__name"]
+    readonly_fields = [
+        "state",
+        "version_core",
+        "semver_key",
+        "registered_by",
+        "created_at",
+        "approved_at",
+        "approval_expires_at",
+        "checksum",
+        "version",
+        "registered_model",
+    ]
+    raw_id_fields = ["base_model_version"]
+    inlines = [VersionDatasetInline]
+    ordering = ["-id"]
+    service_actions = (
+        ServiceAction(
+            name="deprecate",
+            label="Deprecate",
+            form_class=reason_form(),
+            run=lambda request, obj, data: services.version_deprecate(
+                actor=request.user, version=obj, reason=data["reason"]
+            ),
+            available=lambda request, obj: (
+                obj.state in (VersionState.CANDIDATE, VersionState.APPROVED)
+                and _can_manage(request, obj)
+            ),
+            success_message="The version is deprecated.",
+        ),
+        ServiceAction(
+            name="retire",
+            label="Retire",
+            form_class=reason_form(),
+            run=lambda request, obj, data: services.version_retire(
+                actor=request.user, version=obj, reason=data["reason"]
+            ),
+            available=lambda request, obj: (
+                obj.state == VersionState.DEPRECATED and _can_manage(request, obj)
+            ),
+            success_message="The version is retired.",
+        ),
+    )
+
+    @admin.display(description="model", ordering="registered_model__name")
+    def model_name(self, obj: ModelVersion) -> str:
+        return obj.registered_model.name
+
+    @admin.display(description="team", ordering="registered_model__team__slug")
+    def team_slug(self, obj: ModelVersion) -> str:
+        return obj.registered_model.team.slug
+
+    def has_add_permission(self, request):
+        return False  # versions are registered by CI through the API (one code path)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dataset)
+class DatasetAdmin(TeamScopedAdmin):
+    list_display = ["name", "team"]
+    list_filter = ["team"]
+    list_select_related = ["team"]
+    search_fields = ["name"]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(TeamScopedAdmin):
+    team_lookup = "dataset__team"
+    list_display = ["dataset", "version", "window_start", "window_end"]
+    list_select_related = ["dataset__team"]
+    search_fields = ["dataset__name", "version"]
+
+
+class IssueTokenForm(forms.Form):
+    label = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(
+        choices=TokenScope.choices, widget=forms.CheckboxSelectMultiple
+    )
+    valid_days = forms.IntegerField(min_value=1, max_value=365, initial=90)
+
+
+@admin.register(ServiceAccount)
+class ServiceAccountAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
+    list_display = ["name", "is_active", "created_at"]
+    search_fields = ["name"]
+    filter_horizontal = ["teams"]
+    readonly_fields = ["user", "created_at"]
+    service_actions = (
+        ServiceAction(
+            name="issue_token",
+            label="Issue token",
+            form_class=IssueTokenForm,
+            run=lambda request, obj, data: _issue_token(request, obj, data),
+            available=lambda request, obj: request.user.is_superuser,
+            success_message="Token issued. Copy it now: it is never stored or shown again.",
+        ),
+    )
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False  # created through `manage.py create_service_account` (the service)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _issue_token(request: Any, account: ServiceAccount, data: dict[str, Any]) -> None:
+    _, raw = services.api_token_issue(
+        actor=request.user,
+        service_account=account,
+        label=data["label"],
+        scopes=data["scopes"],
+        expires_at=timezone.now() + timedelta(days=data["valid_days"]),
+    )
+    messages.warning(request, f"New token for {account.name}: {raw}")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(SimpleHistoryAdmin):
+    list_display = ["prefix", "service_account", "label", "scopes", "expires_at", "revoked_at"]
+    list_select_related = ["service_account"]
+    readonly_fields = [
+        "service_account",
+        "label",
+        "prefix",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    exclude = ["token_hash"]
+    actions = ["revoke_tokens"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke the selected tokens now")
+    def revoke_tokens(self, request, queryset):
+        for token in queryset:
+            try:
+                services.api_token_revoke(actor=request.user, token=token)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return
+        self.message_user(request, "Revoked.", messages.SUCCESS)

@@ -1,0 +1,55 @@
+"""Bearer-token authentication for service accounts.
+
+Only the sha256 of a token is stored. The lookup is by hash (an attacker-controlled value
+never meets a secret in a variable-time comparison) and the final equality check is
+``hmac.compare_digest``. Revoked, expired or inactive → 401 at once: nothing is cached.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from registry.models import ApiToken
+from registry.services import TOKEN_PREFIX, hash_token
+
+
+class ServiceTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("Malformed token.") from exc
+        if not raw.startswith(f"{TOKEN_PREFIX}_") or len(raw) > 200:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        digest = hash_token(raw)
+        token = (
+            ApiToken.objects.select_related("service_account__user")
+            .filter(token_hash=digest)
+            .first()
+        )
+        if token is None or not hmac.compare_digest(token.token_hash, digest):
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not token.is_usable(now=timezone.now()):
+            raise exceptions.AuthenticationFailed("The token is revoked or expired.")
+        account = token.service_account
+        user = account.user
+        if not account.is_active or not user.is_active:
+            raise exceptions.AuthenticationFailed("The service account is disabled.")
+        # One query for the account's teams, cached for every permission check of this
+        # request (see registry.permissions).
+        user._govboard_team_ids = set(account.teams.values_list("id", flat=True))
+        return user, token
+
+    def authenticate_header(self, request: Any) -> str:
+        return f'{self.keyword} realm="govboard"'

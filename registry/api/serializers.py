@@ -1,0 +1,135 @@
+"""Input and output shapes of the registry API. Writable fields are an explicit allow-list."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from registry.choices import FineTuneMethod, ModelKind, RiskRating
+from registry.models import ModelVersion, RegisteredModel
+from registry.validators import SHA256_HEX, validate_semver, validate_slug_name
+
+User = get_user_model()
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error, not silently ignored (no mass assignment)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not accepted."] for name in sorted(unknown)}
+                )
+        return super().to_internal_value(data)
+
+
+class UsernameField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs
+        )
+
+
+class RegisteredModelWriteSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=ModelKind.choices)
+    owner = UsernameField()
+    backup_owner = UsernameField()
+    escalation_contact = serializers.EmailField(max_length=254)
+    description = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default=""
+    )
+
+    def validate(self, attrs):
+        if attrs["owner"].pk == attrs["backup_owner"].pk:
+            raise serializers.ValidationError({"backup_owner": ["must differ from the owner"]})
+        return attrs
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="team.slug")
+    owner = serializers.CharField(source="owner.username")
+    backup_owner = serializers.CharField(source="backup_owner.username")
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "id",
+            "team",
+            "name",
+            "kind",
+            "owner",
+            "backup_owner",
+            "escalation_contact",
+            "description",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+def _string_list() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=100, required=False
+    )
+
+
+class VersionRegisterSerializer(StrictSerializer):
+    """A registration: model coordinates, version identity, and the metadata CI knows."""
+
+    team = serializers.CharField(max_length=100, validators=[validate_slug_name])
+    model = serializers.CharField(max_length=100, validators=[validate_slug_name])
+    version = serializers.CharField(max_length=128, validators=[validate_semver])
+    checksum = serializers.RegexField(
+        SHA256_HEX,
+        max_length=64,
+        error_messages={
+            "invalid": "A sha256 checksum is exactly 64 lowercase hexadecimal characters."
+        },
+    )
+    storage_uri = serializers.CharField(max_length=1024)
+    base_model_version = serializers.IntegerField(required=False, min_value=1)
+    base_model_reference = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    fine_tune_method = serializers.ChoiceField(choices=FineTuneMethod.choices, required=False)
+    license = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    allowed_use_cases = _string_list()
+    prohibited_use_cases = _string_list()
+    risk_rating = serializers.ChoiceField(choices=RiskRating.choices, required=False)
+    mitigation_controls = _string_list()
+    source_commit = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    dependency_lock_hash = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    team = serializers.CharField(source="registered_model.team.slug")
+    model = serializers.CharField(source="registered_model.name")
+    kind = serializers.CharField(source="registered_model.kind")
+    registered_by = serializers.CharField(source="registered_by.username")
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "team",
+            "model",
+            "kind",
+            "version",
+            "checksum",
+            "storage_uri",
+            "state",
+            "base_model_version",
+            "base_model_reference",
+            "fine_tune_method",
+            "license",
+            "allowed_use_cases",
+            "prohibited_use_cases",
+            "risk_rating",
+            "mitigation_controls",
+            "source_commit",
+            "dependency_lock_hash",
+            "registered_by",
+            "created_at",
+            "approved_at",
+            "approval_expires_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,20 @@
+from registry.models.accounts import ApiToken, ServiceAccount
+from registry.models.catalog import (
+    Dataset,
+    DatasetVersion,
+    ModelVersion,
+    RegisteredModel,
+    VersionDataset,
+)
+from registry.models.teams import Team
+
+__all__ = [
+    "ApiToken",
+    "Dataset",
+    "DatasetVersion",
+    "ModelVersion",
+    "RegisteredModel",
+    "ServiceAccount",
+    "Team",
+    "VersionDataset",
+]

@@ -1,0 +1,463 @@
+"""Every state change in the registry. One function per governance verb, one transaction each.
+
+Each function takes the acting user first (``None`` means the scheduler, with ``via`` naming
+the task), checks permission, does the work, and records the audit event in the same
+transaction. Version lifecycle transitions happen only here, on a row locked first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from audit.services import actor_label_for, record
+from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from registry import permissions, semver
+from registry.choices import TokenScope, VersionState
+from registry.models import ApiToken, ModelVersion, RegisteredModel, ServiceAccount, Team
+
+User = get_user_model()
+
+# The metadata a registration may carry; everything else (state, ids, timestamps, who
+# registered) is the server's to set.
+VERSION_METADATA_FIELDS = (
+    "storage_uri",
+    "base_model_version",
+    "base_model_reference",
+    "fine_tune_method",
+    "license",
+    "allowed_use_cases",
+    "prohibited_use_cases",
+    "risk_rating",
+    "mitigation_controls",
+    "source_commit",
+    "dependency_lock_hash",
+)
+
+
+def _validation_to_invalid(exc: ValidationError, message: str) -> InvalidInput:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+    return InvalidInput(message, errors=errors)
+
+
+def _version_snapshot(version: ModelVersion) -> dict[str, Any]:
+    return {
+        "model": version.registered_model_id,
+        "version": version.version,
+        "checksum": version.checksum,
+        "storage_uri": version.storage_uri,
+        "state": version.state,
+    }
+
+
+@transaction.atomic
+def registered_model_upsert(
+    *,
+    actor: Any,
+    team: Team,
+    name: str,
+    kind: str,
+    owner: Any,
+    backup_owner: Any,
+    escalation_contact: str,
+    description: str = "",
+) -> tuple[RegisteredModel, bool]:
+    """Create a registered model, or update its metadata. The kind never changes."""
+    if not permissions.can_register_for_team(actor, team):
+        raise NotPermitted("You may not register models for this team.")
+    existing = RegisteredModel.objects.select_for_update().filter(team=team, name=name).first()
+    if existing is not None and existing.kind != kind:
+        raise Conflict(
+            f"{team.slug}/{name} is registered as a {existing.kind}; the kind cannot change."
+        )
+    model = existing or RegisteredModel(team=team, name=name, kind=kind)
+    before = (
+        {
+            "owner": existing.owner_id,
+            "backup_owner": existing.backup_owner_id,
+            "escalation_contact": existing.escalation_contact,
+            "description": existing.description,
+        }
+        if existing
+        else None
+    )
+    model.owner = owner
+    model.backup_owner = backup_owner
+    model.escalation_contact = escalation_contact
+    model.description = description
+    try:
+        model.full_clean()
+    except ValidationError as exc:
+        raise _validation_to_invalid(exc, "The model metadata is invalid.") from exc
+    if owner.pk == backup_owner.pk:
+        raise InvalidInput("The backup owner must be someone other than the owner.")
+    model.save()
+    after = {
+        "owner": model.owner_id,
+        "backup_owner": model.backup_owner_id,
+        "escalation_contact": model.escalation_contact,
+        "description": model.description,
+    }
+    if existing is None or before != after:
+        record(
+            actor=actor,
+            verb="model.registered" if existing is None else "model.updated",
+            target=model,
+            team_id=team.pk,
+            data={"kind": kind, "before": before, "after": after},
+        )
+    return model, existing is None
+
+
+@transaction.atomic
+def version_register(
+    *,
+    actor: Any,
+    registered_model: RegisteredModel,
+    version: str,
+    checksum: str,
+    storage_uri: str,
+    **metadata: Any,
+) -> tuple[ModelVersion, bool]:
+    """Register a version as ``draft``; idempotent on (model, version, checksum).
+
+    The same version with the same checksum returns the existing row (``created`` False);
+    the same version with another checksum is a ``Conflict`` and changes nothing.
+    """
+    unknown = set(metadata) - set(VERSION_METADATA_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.")
+    if not permissions.can_register_for_team(actor, registered_model.team):
+        raise NotPermitted("You may not register versions for this team.")
+    try:
+        parsed = semver.parse(version)
+    except semver.InvalidVersion as exc:
+        raise InvalidInput(str(exc), errors={"version": [str(exc)]}) from exc
+
+    existing = ModelVersion.objects.filter(
+        registered_model=registered_model, version_core=parsed.core
+    ).first()
+    if existing is not None:
+        return _existing_registration(existing, version=version, checksum=checksum), False
+
+    candidate = ModelVersion(
+        registered_model=registered_model,
+        version=str(parsed),
+        version_core=parsed.core,
+        semver_key=parsed.sort_key(),
+        checksum=checksum,
+        storage_uri=storage_uri,
+        registered_by=actor,
+        **metadata,
+    )
+    base = metadata.get("base_model_version")
+    if (
+        base is not None
+        and base.registered_model.team_id != registered_model.team_id
+        and not permissions.can_view_team(actor, base.registered_model.team)
+    ):
+        raise InvalidInput("The base model version does not exist.")
+    try:
+        candidate.full_clean(exclude=["registered_by", "registered_model", "state"])
+    except ValidationError as exc:
+        raise _validation_to_invalid(exc, "The version metadata is invalid.") from exc
+    try:
+        # A savepoint, so a concurrent registration of the same version (unique
+        # constraint) leaves this transaction usable and we can answer idempotently.
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        existing = ModelVersion.objects.filter(
+            registered_model=registered_model, version_core=parsed.core
+        ).first()
+        if existing is None:
+            raise
+        return _existing_registration(existing, version=version, checksum=checksum), False
+    record(
+        actor=actor,
+        verb="version.registered",
+        target=candidate,
+        team_id=registered_model.team_id,
+        data={"after": _version_snapshot(candidate)},
+    )
+    return candidate, True
+
+
+def _existing_registration(existing: ModelVersion, *, version: str, checksum: str) -> ModelVersion:
+    if existing.checksum != checksum:
+        raise Conflict(
+            f"Version {existing.version} is already registered with another checksum; "
+            "a registered version is never overwritten.",
+            errors={"checksum": ["differs from the registered version's checksum"]},
+        )
+    if existing.version != version:
+        raise Conflict(
+            f"Version {existing.version} is already registered; build metadata does not make "
+            f"{version} a different version."
+        )
+    return existing
+
+
+def _locked_version(version: ModelVersion | int) -> ModelVersion:
+    pk = version.pk if isinstance(version, ModelVersion) else version
+    return (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .select_related("registered_model__team")
+        .get(pk=pk)
+    )
+
+
+def _transition_version(
+    *,
+    actor: Any,
+    version: ModelVersion | int,
+    transition: str,
+    reason: str,
+    via: str | None = None,
+    extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> ModelVersion:
+    locked = _locked_version(version)
+    before = locked.state
+    try:
+        getattr(locked, transition)()
+    except TransitionNotAllowed as exc:
+        raise IllegalTransition(
+            f"A {before} version cannot be moved by '{transition}'.",
+            errors={"state": [before]},
+        ) from exc
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.save()
+    record(
+        actor=actor,
+        actor_label=actor_label_for(actor, via=via),
+        verb=f"version.{transition}",
+        target=locked,
+        team_id=locked.registered_model.team_id,
+        data={"before": {"state": before}, "after": {"state": locked.state}, "reason": reason}
+        | (extra or {}),
+    )
+    return locked
+
+
+@transaction.atomic(savepoint=False)
+def version_mark_candidate(
+    *, actor: Any, version: ModelVersion | int, request_id: int
+) -> ModelVersion:
+    """draft → candidate, called by approvals once the baseline checks pass."""
+    return _transition_version(
+        actor=actor,
+        version=version,
+        transition="mark_candidate",
+        reason="baseline checks passed",
+        extra={"promotion_request": request_id},
+    )
+
+
+@transaction.atomic(savepoint=False)
+def version_return_to_draft(
+    *, actor: Any, version: ModelVersion | int, request_id: int, reason: str
+) -> ModelVersion:
+    """candidate → draft, when its promotion request is rejected or sent back."""
+    return _transition_version(
+        actor=actor,
+        version=version,
+        transition="return_to_draft",
+        reason=reason,
+        extra={"promotion_request": request_id},
+    )
+
+
+@transaction.atomic(savepoint=False)
+def version_approve(
+    *, actor: Any, version: ModelVersion | int, request_id: int, expires_at: datetime
+) -> ModelVersion:
+    """candidate → approved, called by approvals when the policy's quorum has signed."""
+    now = timezone.now()
+    return _transition_version(
+        actor=actor,
+        version=version,
+        transition="approve",
+        reason="quorum of sign-offs reached",
+        extra={"promotion_request": request_id, "approval_expires_at": expires_at.isoformat()},
+        approved_at=now,
+        approval_expires_at=expires_at,
+    )
+
+
+def _require_manager(actor: Any, version: ModelVersion) -> None:
+    team = version.registered_model.team
+    if not (permissions.can_manage_team(actor, team) or getattr(actor, "is_superuser", False)):
+        raise NotPermitted(
+            "Only the team's governance managers may change this version's lifecycle."
+        )
+
+
+@transaction.atomic
+def version_deprecate(*, actor: Any, version: ModelVersion | int, reason: str) -> ModelVersion:
+    """candidate/approved → deprecated: new usage blocked. Managers, or the scheduler."""
+    if not reason.strip():
+        raise InvalidInput("A reason is required to deprecate a version.")
+    locked = _locked_version(version)
+    if actor is not None:
+        _require_manager(actor, locked)
+    return _transition_version(actor=actor, version=locked, transition="deprecate", reason=reason)
+
+
+@transaction.atomic
+def version_retire(*, actor: Any, version: ModelVersion | int, reason: str) -> ModelVersion:
+    """deprecated → retired: no serving allowed, kept for audit. Managers, or the scheduler."""
+    if not reason.strip():
+        raise InvalidInput("A reason is required to retire a version.")
+    locked = _locked_version(version)
+    if actor is not None:
+        _require_manager(actor, locked)
+    return _transition_version(actor=actor, version=locked, transition="retire", reason=reason)
+
+
+def versions_expire_approvals(
+    *, now: datetime | None = None, via: str, chunk_size: int = 200
+) -> int:
+    """Deprecate every approved version whose approval has expired. Returns how many.
+
+    Set-based and chunked: ids are selected in chunks, and each version is then locked and
+    transitioned in its own short transaction (``skip_locked``), so two sweeps at once
+    change each version once and a killed sweep leaves nothing half-done.
+    """
+    now = now or timezone.now()
+    changed = 0
+    last_id = 0
+    while True:
+        ids = list(
+            ModelVersion.objects.filter(
+                state=VersionState.APPROVED, approval_expires_at__lte=now, id__gt=last_id
+            )
+            .order_by("id")
+            .values_list("id", flat=True)[:chunk_size]
+        )
+        if not ids:
+            return changed
+        last_id = ids[-1]
+        for version_id in ids:
+            with transaction.atomic():
+                locked = (
+                    ModelVersion.objects.select_for_update(skip_locked=True, of=("self",))
+                    .filter(
+                        pk=version_id,
+                        state=VersionState.APPROVED,
+                        approval_expires_at__lte=now,
+                    )
+                    .select_related("registered_model")
+                    .first()
+                )
+                if locked is None:
+                    continue  # another sweep has it, or it changed since
+                _transition_version(
+                    actor=None,
+                    via=via,
+                    version=locked,
+                    transition="deprecate",
+                    reason="approval expired; re-certification required",
+                )
+                changed += 1
+
+
+# --- service accounts and tokens ----------------------------------------------------------
+
+TOKEN_PREFIX = "gbt"
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def service_account_create(
+    *, actor: Any, name: str, teams: list[Team], description: str = ""
+) -> ServiceAccount:
+    """A CI identity: its own inactive-password user, limited to ``teams``."""
+    if not getattr(actor, "is_superuser", False):
+        raise NotPermitted("Only administrators create service accounts.")
+    if User.objects.filter(username=f"sa-{name}").exists():
+        raise Conflict(f"A user named sa-{name} already exists.")
+    user = User(username=f"sa-{name}", is_active=True)
+    user.set_unusable_password()
+    user.save()
+    account = ServiceAccount(name=name, user=user, description=description)
+    try:
+        account.full_clean(exclude=["user"])
+    except ValidationError as exc:
+        raise _validation_to_invalid(exc, "The service account is invalid.") from exc
+    account.save()
+    account.teams.set(teams)
+    record(
+        actor=actor,
+        verb="service_account.created",
+        target=account,
+        data={"teams": sorted(team.slug for team in teams)},
+    )
+    return account
+
+
+@transaction.atomic
+def api_token_issue(
+    *,
+    actor: Any,
+    service_account: ServiceAccount,
+    label: str,
+    scopes: list[str],
+    expires_at: datetime,
+) -> tuple[ApiToken, str]:
+    """Issue a token; returns it with the raw secret, which is never stored or shown again."""
+    if not getattr(actor, "is_superuser", False):
+        raise NotPermitted("Only administrators issue tokens.")
+    bad = set(scopes) - set(TokenScope.values)
+    if bad or not scopes:
+        raise InvalidInput(f"Scopes must be a non-empty subset of {', '.join(TokenScope.values)}.")
+    if expires_at <= timezone.now():
+        raise InvalidInput("A token must expire in the future.")
+    prefix = secrets.token_hex(4)
+    raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken.objects.create(
+        service_account=service_account,
+        label=label,
+        prefix=prefix,
+        token_hash=hash_token(raw),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+    )
+    record(
+        actor=actor,
+        verb="token.issued",
+        target=token,
+        data={
+            "service_account": service_account.name,
+            "scopes": token.scopes,
+            "expires_at": expires_at.isoformat(),
+            "prefix": prefix,
+        },
+    )
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: Any, token: ApiToken | int) -> ApiToken:
+    """Revoke at once: the next request with this token is a 401."""
+    if not getattr(actor, "is_superuser", False):
+        raise NotPermitted("Only administrators revoke tokens.")
+    pk = token.pk if isinstance(token, ApiToken) else token
+    locked = ApiToken.objects.select_for_update().get(pk=pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at"])
+        record(actor=actor, verb="token.revoked", target=locked, data={"prefix": locked.prefix})
+    return locked

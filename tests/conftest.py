@@ -1,0 +1,80 @@
+"""Shared test wiring: real services when required, trigger-aware flushing, API clients."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.db import connections
+from django.test import TransactionTestCase
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from audit.immutability import append_only_tables, install_append_only_triggers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("GOVBOARD_REQUIRE_SERVICES") != "1":
+        return
+    # CI must test against the real PostgreSQL and Redis, never fall back to SQLite.
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit("GOVBOARD_REQUIRE_SERVICES=1 but DATABASE_URL is not PostgreSQL.", returncode=3)
+    if not settings.CELERY_BROKER_URL.startswith("redis"):
+        pytest.exit("GOVBOARD_REQUIRE_SERVICES=1 but REDIS_URL is not set.", returncode=3)
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} is not usable: {exc}", returncode=3)
+
+
+# Transactional tests end with a flush (TRUNCATE / DELETE of every table), which the
+# append-only triggers rightly refuse. Only the test harness may lift them, only for that
+# flush, and they are reinstalled straight after.
+_original_fixture_teardown = TransactionTestCase._fixture_teardown
+
+
+def _drop_append_only_triggers(alias: str) -> None:
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        for table in append_only_tables():
+            if connection.vendor == "postgresql":
+                cursor.execute(f'DROP TRIGGER IF EXISTS govboard_append_only_row ON "{table}"')
+                cursor.execute(f'DROP TRIGGER IF EXISTS govboard_append_only_truncate ON "{table}"')
+            else:
+                cursor.execute(f'DROP TRIGGER IF EXISTS "govboard_append_only_update_{table}"')
+                cursor.execute(f'DROP TRIGGER IF EXISTS "govboard_append_only_delete_{table}"')
+
+
+def _fixture_teardown_with_triggers(self: TransactionTestCase) -> None:
+    for alias in self._databases_names(include_mirrors=False):
+        _drop_append_only_triggers(alias)
+    try:
+        _original_fixture_teardown(self)
+    finally:
+        for alias in self._databases_names(include_mirrors=False):
+            install_append_only_triggers(using=alias)
+
+
+TransactionTestCase._fixture_teardown = _fixture_teardown_with_triggers
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def default_policy(db):
+    from approvals.models import GovernancePolicy
+
+    return GovernancePolicy.objects.get(is_default=True)
+
+
+@pytest.fixture
+def in_a_day():
+    return timezone.now() + timedelta(days=1)
