@@ -52,3 +52,29 @@ class TokenScope(models.TextChoices):
     EVIDENCE = "evidence", "Upload evidence"
     PROMOTE = "promote", "Request promotion"
     DEPLOY = "deploy", "Record deployments"
+
+
+class EvidenceKind(models.TextChoices):
+    SBOM = "sbom", "SBOM (CycloneDX JSON)"
+    PROVENANCE = "provenance", "Provenance (in-toto / SLSA, optionally DSSE-signed)"
+    DEPENDENCY_SCAN = (
+        "dependency_scan",
+        "Dependency scan report (pip-audit, Trivy, Grype, CycloneDX)",
+    )
+    ARTIFACT_SCAN = "artifact_scan", "Artifact scan report (modelscan / picklescan)"
+    EVAL_PACKAGE = "eval_package", "Evaluation package"
+    MODEL_SIGNATURE = "model_signature", "Model signature (OpenSSF model-signing bundle)"
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    FIXED = "fixed", "Fixed"
+    NOT_AFFECTED = "not_affected", "Not affected"

@@ -6,15 +6,19 @@ from registry.models.catalog import (
     RegisteredModel,
     VersionDataset,
 )
+from registry.models.evidence import Deployment, Evidence, VulnerabilityFinding
 from registry.models.teams import Team
 
 __all__ = [
     "ApiToken",
     "Dataset",
     "DatasetVersion",
+    "Deployment",
+    "Evidence",
     "ModelVersion",
     "RegisteredModel",
     "ServiceAccount",
     "Team",
     "VersionDataset",
+    "VulnerabilityFinding",
 ]

@@ -1,0 +1,101 @@
+"""Evidence attached to a version (SBOM, provenance, scans, evals) and what was read from it.
+
+Evidence rows are append-only: a new upload of the same kind is a new row and the newest
+one counts. Sign-offs bind to the digests of the evidence they saw, so replacing evidence
+after a sign-off is visible, never silent.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from registry.choices import EvidenceKind, FindingStatus, Severity
+from registry.validators import validate_sha256
+
+
+class Evidence(models.Model):
+    """One uploaded evidence document. The file lives in storage under a server-made key."""
+
+    governance_append_only = True
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="evidence"
+    )
+    kind = models.CharField(max_length=32, choices=EvidenceKind.choices)
+    media_type = models.CharField(max_length=100)
+    client_filename = models.CharField(
+        max_length=255, blank=True, help_text="As the client named it: metadata only."
+    )
+    storage_key = models.CharField(max_length=200, unique=True, editable=False)
+    sha256 = models.CharField(max_length=64, validators=[validate_sha256])
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        ordering = ["version_id", "kind", "-id"]
+        verbose_name_plural = "evidence"
+        indexes = [models.Index(fields=["version", "kind", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for version {self.version_id} ({self.sha256[:12]})"
+
+
+class VulnerabilityFinding(models.Model):
+    """One vulnerability read from a dependency scan report (normalised across formats)."""
+
+    governance_append_only = True
+
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="findings")
+    vulnerability_id = models.CharField(max_length=100)
+    package = models.CharField(max_length=200)
+    installed_version = models.CharField(max_length=100, blank=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    fixed_version = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=16, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
+    source_format = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["evidence_id", "id"]
+        indexes = [models.Index(fields=["evidence", "severity", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.vulnerability_id} in {self.package} ({self.severity})"
+
+
+class Deployment(models.Model):
+    """Which version served which environment, ring and customer scope, from when to when."""
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="deployments"
+    )
+    environment = models.CharField(max_length=64)
+    ring = models.CharField(max_length=64, blank=True)
+    customer_scope = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-started_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gt=F("started_at")),
+                name="deployment_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["environment", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"version {self.version_id} in {self.environment}/{self.ring or '-'}"
