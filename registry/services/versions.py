@@ -1,4 +1,6 @@
-"""Every state change in the registry. One function per governance verb, one transaction each.
+"""Registered models and versions: registration and the version lifecycle.
+
+Every state change in the registry. One function per governance verb, one transaction each.
 
 Each function takes the acting user first (``None`` means the scheduler, with ``via`` naming
 the task), checks permission, does the work, and records the audit event in the same
@@ -7,12 +9,9 @@ transaction. Version lifecycle transitions happen only here, on a row locked fir
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,10 +20,8 @@ from django_fsm import TransitionNotAllowed
 from audit.services import actor_label_for, record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions, semver
-from registry.choices import TokenScope, VersionState
-from registry.models import ApiToken, ModelVersion, RegisteredModel, ServiceAccount, Team
-
-User = get_user_model()
+from registry.choices import VersionState
+from registry.models import ModelVersion, RegisteredModel, Team
 
 # The metadata a registration may carry; everything else (state, ids, timestamps, who
 # registered) is the server's to set.
@@ -369,95 +366,3 @@ def versions_expire_approvals(
                     reason="approval expired; re-certification required",
                 )
                 changed += 1
-
-
-# --- service accounts and tokens ----------------------------------------------------------
-
-TOKEN_PREFIX = "gbt"
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-@transaction.atomic
-def service_account_create(
-    *, actor: Any, name: str, teams: list[Team], description: str = ""
-) -> ServiceAccount:
-    """A CI identity: its own inactive-password user, limited to ``teams``."""
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators create service accounts.")
-    if User.objects.filter(username=f"sa-{name}").exists():
-        raise Conflict(f"A user named sa-{name} already exists.")
-    user = User(username=f"sa-{name}", is_active=True)
-    user.set_unusable_password()
-    user.save()
-    account = ServiceAccount(name=name, user=user, description=description)
-    try:
-        account.full_clean(exclude=["user"])
-    except ValidationError as exc:
-        raise _validation_to_invalid(exc, "The service account is invalid.") from exc
-    account.save()
-    account.teams.set(teams)
-    record(
-        actor=actor,
-        verb="service_account.created",
-        target=account,
-        data={"teams": sorted(team.slug for team in teams)},
-    )
-    return account
-
-
-@transaction.atomic
-def api_token_issue(
-    *,
-    actor: Any,
-    service_account: ServiceAccount,
-    label: str,
-    scopes: list[str],
-    expires_at: datetime,
-) -> tuple[ApiToken, str]:
-    """Issue a token; returns it with the raw secret, which is never stored or shown again."""
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators issue tokens.")
-    bad = set(scopes) - set(TokenScope.values)
-    if bad or not scopes:
-        raise InvalidInput(f"Scopes must be a non-empty subset of {', '.join(TokenScope.values)}.")
-    if expires_at <= timezone.now():
-        raise InvalidInput("A token must expire in the future.")
-    prefix = secrets.token_hex(4)
-    raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken.objects.create(
-        service_account=service_account,
-        label=label,
-        prefix=prefix,
-        token_hash=hash_token(raw),
-        scopes=sorted(set(scopes)),
-        expires_at=expires_at,
-    )
-    record(
-        actor=actor,
-        verb="token.issued",
-        target=token,
-        data={
-            "service_account": service_account.name,
-            "scopes": token.scopes,
-            "expires_at": expires_at.isoformat(),
-            "prefix": prefix,
-        },
-    )
-    return token, raw
-
-
-@transaction.atomic
-def api_token_revoke(*, actor: Any, token: ApiToken | int) -> ApiToken:
-    """Revoke at once: the next request with this token is a 401."""
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators revoke tokens.")
-    pk = token.pk if isinstance(token, ApiToken) else token
-    locked = ApiToken.objects.select_for_update().get(pk=pk)
-    if locked.revoked_at is None:
-        locked.revoked_at = timezone.now()
-        locked.save(update_fields=["revoked_at"])
-        record(actor=actor, verb="token.revoked", target=locked, data={"prefix": locked.prefix})
-    return locked

@@ -1,0 +1,42 @@
+"""Every state change in the registry, one function per governance verb.
+
+Each takes the acting user first (``None`` is the scheduler), checks permission, does the
+work and records the audit event in one transaction. Admin, API, commands and tasks call
+these; nothing else changes registry state.
+"""
+
+from registry.services.accounts import (
+    TOKEN_PREFIX,
+    api_token_issue,
+    api_token_revoke,
+    hash_token,
+    service_account_create,
+)
+from registry.services.versions import (
+    VERSION_METADATA_FIELDS,
+    registered_model_upsert,
+    version_approve,
+    version_deprecate,
+    version_mark_candidate,
+    version_register,
+    version_retire,
+    version_return_to_draft,
+    versions_expire_approvals,
+)
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "VERSION_METADATA_FIELDS",
+    "api_token_issue",
+    "api_token_revoke",
+    "hash_token",
+    "registered_model_upsert",
+    "service_account_create",
+    "version_approve",
+    "version_deprecate",
+    "version_mark_candidate",
+    "version_register",
+    "version_retire",
+    "version_return_to_draft",
+    "versions_expire_approvals",
+]
