@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,9 +14,7 @@ from approvals import selectors, services
 from approvals.models import CheckResult, PromotionRequest, SignOff
 from govboard.errors import InvalidInput
 from registry import selectors as registry_selectors
-from registry.api.permissions import TokenScopeAllows
 from registry.api.serializers import StrictSerializer, VersionSerializer
-from registry.choices import TokenScope
 
 
 class SignOffSerializer(serializers.ModelSerializer):
@@ -74,9 +72,35 @@ class VersionStatusSerializer(VersionSerializer):
         read_only_fields = fields
 
 
-class PromotionRequestCreateView(APIView):
-    permission_classes = [TokenScopeAllows]
-    required_scopes = {"POST": TokenScope.PROMOTE}
+class PromotionRequestListCreateView(generics.GenericAPIView):
+    """List visible promotion requests (filter by state, team, version) or request one."""
+
+    serializer_class = PromotionRequestSerializer
+
+    def get_queryset(self):
+        queryset = selectors.request_with_evidence(
+            selectors.requests_visible_to(self.request.user)
+        ).order_by("-id")
+        params = self.request.query_params
+        if params.get("state"):
+            queryset = queryset.filter(state=params["state"])
+        if params.get("team"):
+            queryset = queryset.filter(version__registered_model__team__slug=params["team"])
+        if params.get("version", "").isdigit():
+            queryset = queryset.filter(version_id=int(params["version"]))
+        return queryset
+
+    @extend_schema(
+        operation_id="promotion_requests_list",
+        parameters=[
+            OpenApiParameter("state", str),
+            OpenApiParameter("team", str),
+            OpenApiParameter("version", int),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PromotionRequestSerializer(page, many=True).data)
 
     @extend_schema(request=PromotionSubmitSerializer, responses=PromotionRequestSerializer)
     def post(self, request: Request) -> Response:
@@ -108,9 +132,6 @@ class PromotionRequestCreateView(APIView):
 
 
 class PromotionRequestDetailView(APIView):
-    permission_classes = [TokenScopeAllows]
-    required_scopes = {"GET": TokenScope.READ}
-
     @extend_schema(responses=PromotionRequestSerializer)
     def get(self, request: Request, pk: int) -> Response:
         promotion = (
@@ -125,9 +146,6 @@ class PromotionRequestDetailView(APIView):
 
 class VersionStatusView(APIView):
     """A version with its promotion requests, their checks and sign-offs."""
-
-    permission_classes = [TokenScopeAllows]
-    required_scopes = {"GET": TokenScope.READ}
 
     @extend_schema(responses=VersionStatusSerializer)
     def get(self, request: Request, pk: int) -> Response:

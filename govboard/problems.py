@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from govboard.errors import DomainError
+from govboard.parsers import PayloadTooLarge
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://govboard.invalid/problems/"
@@ -64,6 +66,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             code="invalid",
             extra={"errors": errors},
         )
+    if isinstance(exc, SuspiciousOperation) and not isinstance(exc, RequestDataTooBig):
+        # Too many files or fields, a malformed multipart body: the client's fault, a 400.
+        return problem_response(
+            status_code=status.HTTP_400_BAD_REQUEST,
+            title="Bad request",
+            detail=str(exc) or "The request was refused.",
+            code="bad-request",
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # DRF reads ``request.body`` for JSON parsers, so Django's own size check fires
+        # before ours: it is the same refusal, a 413, not Django's HTML 400.
+        exc = PayloadTooLarge()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

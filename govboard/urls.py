@@ -10,13 +10,22 @@ api_v1 = [
     path("versions/", registry_api.VersionListCreateView.as_view(), name="version-list"),
     path("versions/<int:pk>/", approvals_api.VersionStatusView.as_view(), name="version-detail"),
     path(
+        "versions/<int:pk>/evidence/",
+        registry_api.VersionEvidenceView.as_view(),
+        name="version-evidence",
+    ),
+    path("deployments/", registry_api.DeploymentListCreateView.as_view(), name="deployment-list"),
+    path(
+        "deployments/<int:pk>/end/", registry_api.DeploymentEndView.as_view(), name="deployment-end"
+    ),
+    path(
         "teams/<str:team>/models/<str:name>/",
         registry_api.RegisteredModelView.as_view(),
         name="registered-model",
     ),
     path(
         "promotion-requests/",
-        approvals_api.PromotionRequestCreateView.as_view(),
+        approvals_api.PromotionRequestListCreateView.as_view(),
         name="promotion-request-list",
     ),
     path(

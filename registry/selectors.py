@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
 
+from govboard.errors import InvalidInput
 from registry import permissions
-from registry.models import ModelVersion, RegisteredModel, Team
+from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 
 
 def versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
@@ -36,3 +39,37 @@ def approved_versions_of(
     if exclude_id is not None:
         queryset = queryset.exclude(pk=exclude_id)
     return queryset
+
+
+def deployments_visible_to(
+    user: Any,
+    *,
+    environment: str | None = None,
+    customer_scope: str | None = None,
+    version_id: int | None = None,
+    active_from: str | None = None,
+    active_until: str | None = None,
+) -> QuerySet[Deployment]:
+    """Deployments the user may see; with a window, those that served during it."""
+    queryset = Deployment.objects.filter(
+        version__registered_model__team__in=permissions.teams_visible_to(user)
+    ).select_related("version__registered_model__team", "recorded_by")
+    if environment:
+        queryset = queryset.filter(environment=environment)
+    if customer_scope:
+        queryset = queryset.filter(customer_scope=customer_scope)
+    if version_id is not None:
+        queryset = queryset.filter(version_id=version_id)
+    if active_from:
+        start = _parse_when(active_from, "from")
+        queryset = queryset.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+    if active_until:
+        queryset = queryset.filter(started_at__lt=_parse_when(active_until, "until"))
+    return queryset.order_by("-started_at", "-id")
+
+
+def _parse_when(value: str, name: str) -> datetime:
+    parsed = parse_datetime(value)
+    if parsed is None or parsed.tzinfo is None:
+        raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
+    return parsed

@@ -126,7 +126,9 @@ REST_FRAMEWORK = {
         "registry.api.authentication.ServiceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["govboard.api_policy.PolicyTablePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["govboard.throttling.CredentialRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"credential": env_str("GOVBOARD_API_RATE", "6000/min")},
     "DEFAULT_PARSER_CLASSES": ["govboard.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "govboard.pagination.BoundedPageNumberPagination",
@@ -144,6 +146,20 @@ SPECTACULAR_SETTINGS = {
         "VersionStateEnum": "registry.choices.VersionState",
         "RequestStateEnum": "approvals.choices.RequestState",
     },
+}
+
+# Throttle budgets live in Redis when there is one (shared by every web process).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env_str("CACHE_URL", "") or env_str("REDIS_URL", ""),
+            "TIMEOUT": 300,
+            "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        }
+        if env_str("CACHE_URL", "") or env_str("REDIS_URL", "")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # Celery: the embedded default is kombu's filesystem transport (no server to run);
@@ -187,6 +203,10 @@ GOVBOARD_ALLOWED_STORAGE_SCHEMES = env_list(
 )
 # Base64 of the 32-byte Ed25519 seed that signs decision records (production requires it).
 GOVBOARD_SIGNING_KEY = env_str("GOVBOARD_SIGNING_KEY", "")
+# Evidence uploads larger than this are refused with 413 before anything is stored.
+GOVBOARD_MAX_EVIDENCE_BYTES = env_int("GOVBOARD_MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 GOVBOARD_DEMO = env_bool("GOVBOARD_DEMO", False)
 
 LOGGING = {

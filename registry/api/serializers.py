@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from registry.choices import FineTuneMethod, ModelKind, RiskRating
-from registry.models import ModelVersion, RegisteredModel
+from registry.choices import EvidenceKind, FineTuneMethod, ModelKind, RiskRating
+from registry.models import Deployment, Evidence, ModelVersion, RegisteredModel
 from registry.validators import SHA256_HEX, validate_semver, validate_slug_name
 
 User = get_user_model()
@@ -133,3 +136,88 @@ class VersionSerializer(serializers.ModelSerializer):
             "approval_expires_at",
         ]
         read_only_fields = fields
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.CharField(source="uploaded_by.username")
+
+    class Meta:
+        model = Evidence
+        fields = [
+            "id",
+            "version",
+            "kind",
+            "media_type",
+            "client_filename",
+            "sha256",
+            "size",
+            "uploaded_by",
+            "uploaded_at",
+        ]
+        read_only_fields = fields
+
+
+class EvidenceMultipartUploadSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+    file = serializers.FileField(allow_empty_file=False)
+    sha256 = serializers.RegexField(SHA256_HEX, required=False)
+
+
+class EvidenceJSONUploadSerializer(StrictSerializer):
+    """Evidence sent inline as JSON; it is stored as canonical JSON bytes."""
+
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+    filename = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    content = serializers.JSONField()
+    sha256 = serializers.RegexField(SHA256_HEX, required=False)
+
+    def validate_content(self, value):
+        if not isinstance(value, dict | list):
+            raise serializers.ValidationError("content must be a JSON object or array.")
+        return value
+
+    def content_stream(self) -> io.BytesIO:
+        payload = json.dumps(
+            self.validated_data["content"], sort_keys=True, separators=(",", ":")
+        ).encode()
+        return io.BytesIO(payload)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.CharField(source="recorded_by.username")
+    team = serializers.CharField(source="version.registered_model.team.slug")
+    model = serializers.CharField(source="version.registered_model.name")
+    model_version = serializers.CharField(source="version.version")
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "version",
+            "team",
+            "model",
+            "model_version",
+            "environment",
+            "ring",
+            "customer_scope",
+            "started_at",
+            "ended_at",
+            "recorded_by",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class DeploymentWriteSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1)
+    environment = serializers.SlugField(max_length=64)
+    ring = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    customer_scope = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class DeploymentEndSerializer(StrictSerializer):
+    ended_at = serializers.DateTimeField()

@@ -1,39 +1,38 @@
-"""Registry endpoints for CI: register models and versions, list versions."""
+"""Registry endpoints for CI: models, versions, evidence and deployments."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from govboard.errors import InvalidInput
+from govboard.parsers import PayloadTooLarge, StrictJSONParser
 from registry import selectors, services
-from registry.api.permissions import TokenScopeAllows
+from registry.api.idempotency import idempotent
 from registry.api.serializers import (
+    DeploymentEndSerializer,
+    DeploymentSerializer,
+    DeploymentWriteSerializer,
+    EvidenceJSONUploadSerializer,
+    EvidenceMultipartUploadSerializer,
+    EvidenceSerializer,
     RegisteredModelSerializer,
     RegisteredModelWriteSerializer,
     VersionRegisterSerializer,
     VersionSerializer,
 )
-from registry.choices import TokenScope
+from registry.models import Evidence
 
 
 class RegisteredModelView(APIView):
     """Read, create or update a registered model's metadata."""
-
-    permission_classes = [TokenScopeAllows]
-    required_scopes = {"GET": TokenScope.READ, "PUT": TokenScope.REGISTER}
-
-    def _team(self, request: Request, team: str) -> Any:
-        found = selectors.team_for_user(request.user, team)
-        if found is None:
-            raise Http404
-        return found
 
     @extend_schema(responses=RegisteredModelSerializer)
     def get(self, request: Request, team: str, name: str) -> Response:
@@ -44,7 +43,9 @@ class RegisteredModelView(APIView):
 
     @extend_schema(request=RegisteredModelWriteSerializer, responses=RegisteredModelSerializer)
     def put(self, request: Request, team: str, name: str) -> Response:
-        team_obj = self._team(request, team)
+        team_obj = selectors.team_for_user(request.user, team)
+        if team_obj is None:
+            raise Http404
         serializer = RegisteredModelWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         model, created = services.registered_model_upsert(
@@ -56,11 +57,16 @@ class RegisteredModelView(APIView):
         )
 
 
-class VersionListCreateView(generics.GenericAPIView):
-    """List visible versions, or register a new one (idempotent on version + checksum)."""
+VERSION_FILTERS = [
+    OpenApiParameter("team", str, description="Team slug"),
+    OpenApiParameter("model", str, description="Registered model name"),
+    OpenApiParameter("state", str, description="Lifecycle state"),
+]
 
-    permission_classes = [TokenScopeAllows]
-    required_scopes = {"GET": TokenScope.READ, "POST": TokenScope.REGISTER}
+
+class VersionListCreateView(generics.GenericAPIView):
+    """List visible versions (newest first), or register one (idempotent)."""
+
     serializer_class = VersionSerializer
 
     def get_queryset(self):
@@ -74,13 +80,20 @@ class VersionListCreateView(generics.GenericAPIView):
             queryset = queryset.filter(state=params["state"])
         return queryset
 
-    @extend_schema(operation_id="versions_list")
+    @extend_schema(operation_id="versions_list", parameters=VERSION_FILTERS)
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(VersionSerializer(page, many=True).data)
 
-    @extend_schema(request=VersionRegisterSerializer, responses=VersionSerializer)
+    @extend_schema(
+        request=VersionRegisterSerializer,
+        responses={200: VersionSerializer, 201: VersionSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
     def post(self, request: Request) -> Response:
+        return idempotent(request, endpoint="version-register", act=lambda: self._register(request))
+
+    def _register(self, request: Request) -> Response:
         serializer = VersionRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -108,3 +121,131 @@ class VersionListCreateView(generics.GenericAPIView):
             VersionSerializer(version).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class VersionEvidenceView(APIView):
+    """List a version's evidence, or upload one document (multipart or JSON)."""
+
+    parser_classes = [MultiPartParser, StrictJSONParser]
+
+    def _version(self, request: Request, pk: int) -> Any:
+        version = selectors.versions_visible_to(request.user).filter(pk=pk).first()
+        if version is None:
+            raise Http404
+        return version
+
+    @extend_schema(responses=EvidenceSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        version = self._version(request, pk)
+        evidence = Evidence.objects.filter(version=version).order_by("-id")[:200]
+        return Response(EvidenceSerializer(evidence, many=True).data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": EvidenceMultipartUploadSerializer,
+            "application/json": EvidenceJSONUploadSerializer,
+        },
+        responses={201: EvidenceSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        # Refuse oversized bodies from the declared length, before any byte is parsed.
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError as exc:
+            raise InvalidInput("Invalid Content-Length.") from exc
+        if declared > services.max_evidence_bytes() + 64 * 1024:
+            raise PayloadTooLarge()
+        version = self._version(request, pk)
+        if request.content_type.startswith("multipart/"):
+            serializer = EvidenceMultipartUploadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            upload = serializer.validated_data["file"]
+            content, filename = upload, upload.name or ""
+            media_type = upload.content_type or "application/octet-stream"
+        else:
+            serializer = EvidenceJSONUploadSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            content = serializer.content_stream()
+            filename = serializer.validated_data.get("filename", "")
+            media_type = "application/json"
+        evidence = services.evidence_attach(
+            actor=request.user,
+            version=version,
+            kind=serializer.validated_data["kind"],
+            content=content,
+            media_type=media_type,
+            client_filename=filename,
+            declared_sha256=serializer.validated_data.get("sha256"),
+        )
+        return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentListCreateView(generics.GenericAPIView):
+    """List deployments (filter by environment, customer scope, time window) or record one."""
+
+    serializer_class = DeploymentSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.deployments_visible_to(
+            self.request.user,
+            environment=params.get("environment") or None,
+            customer_scope=params.get("customer_scope") or None,
+            version_id=_int_or_none(params.get("version")),
+            active_from=params.get("from") or None,
+            active_until=params.get("until") or None,
+        )
+
+    @extend_schema(
+        operation_id="deployments_list",
+        parameters=[
+            OpenApiParameter("environment", str),
+            OpenApiParameter("customer_scope", str),
+            OpenApiParameter("version", int),
+            OpenApiParameter("from", str, description="ISO datetime: served at or after"),
+            OpenApiParameter("until", str, description="ISO datetime: served before"),
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(DeploymentSerializer(page, many=True).data)
+
+    @extend_schema(request=DeploymentWriteSerializer, responses={201: DeploymentSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = DeploymentWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        version = selectors.versions_visible_to(request.user).filter(pk=data.pop("version")).first()
+        if version is None:
+            raise Http404
+        deployment = services.deployment_record(actor=request.user, version=version, **data)
+        deployment = selectors.deployments_visible_to(request.user).get(pk=deployment.pk)
+        return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentEndView(APIView):
+    """Close a deployment window."""
+
+    @extend_schema(request=DeploymentEndSerializer, responses=DeploymentSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        deployment = selectors.deployments_visible_to(request.user).filter(pk=pk).first()
+        if deployment is None:
+            raise Http404
+        serializer = DeploymentEndSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.deployment_end(
+            actor=request.user,
+            deployment=deployment,
+            ended_at=serializer.validated_data["ended_at"],
+        )
+        deployment = selectors.deployments_visible_to(request.user).get(pk=pk)
+        return Response(DeploymentSerializer(deployment).data)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput("version must be an integer id.") from exc

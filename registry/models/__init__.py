@@ -1,4 +1,4 @@
-from registry.models.accounts import ApiToken, ServiceAccount
+from registry.models.accounts import ApiToken, IdempotencyKey, ServiceAccount
 from registry.models.catalog import (
     Dataset,
     DatasetVersion,
@@ -15,6 +15,7 @@ __all__ = [
     "DatasetVersion",
     "Deployment",
     "Evidence",
+    "IdempotencyKey",
     "ModelVersion",
     "RegisteredModel",
     "ServiceAccount",

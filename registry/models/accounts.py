@@ -58,3 +58,28 @@ class ApiToken(models.Model):
     def is_usable(self, *, now=None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class IdempotencyKey(models.Model):
+    """The stored answer to a write sent with an ``Idempotency-Key`` header.
+
+    Unique per caller and key in the database, so concurrent retries cannot both act: the
+    same key with the same payload replays the stored answer; with another payload it is
+    refused (422).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

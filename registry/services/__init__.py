@@ -12,6 +12,14 @@ from registry.services.accounts import (
     hash_token,
     service_account_create,
 )
+from registry.services.deployments import deployment_end, deployment_record
+from registry.services.evidence import (
+    EvidenceTooLarge,
+    evidence_attach,
+    evidence_open,
+    latest_evidence,
+    max_evidence_bytes,
+)
 from registry.services.versions import (
     VERSION_METADATA_FIELDS,
     registered_model_upsert,
@@ -27,9 +35,16 @@ from registry.services.versions import (
 __all__ = [
     "TOKEN_PREFIX",
     "VERSION_METADATA_FIELDS",
+    "EvidenceTooLarge",
     "api_token_issue",
     "api_token_revoke",
+    "deployment_end",
+    "deployment_record",
+    "evidence_attach",
+    "evidence_open",
     "hash_token",
+    "latest_evidence",
+    "max_evidence_bytes",
     "registered_model_upsert",
     "service_account_create",
     "version_approve",

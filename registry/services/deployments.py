@@ -1,0 +1,109 @@
+"""Deployments: which version served which environment, ring and customer scope, when."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import record
+from govboard.errors import IllegalTransition, InvalidInput, NotPermitted
+from registry import permissions
+from registry.choices import VersionState
+from registry.models import Deployment, ModelVersion
+from registry.services.versions import _validation_to_invalid
+
+
+@transaction.atomic
+def deployment_record(
+    *,
+    actor: Any,
+    version: ModelVersion | int,
+    environment: str,
+    started_at: datetime,
+    ring: str = "",
+    customer_scope: str = "",
+    ended_at: datetime | None = None,
+) -> Deployment:
+    """Record that a version serves (or served) somewhere. Only approved versions may start.
+
+    ``deprecated`` blocks new usage and ``retired`` allows no serving, so starting a
+    deployment of anything but an approved version is refused.
+    """
+    pk = version.pk if isinstance(version, ModelVersion) else version
+    locked = (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .select_related("registered_model__team")
+        .get(pk=pk)
+    )
+    team = locked.registered_model.team
+    if not permissions.can_register_for_team(actor, team):
+        raise NotPermitted("You may not record deployments for this team's versions.")
+    if locked.state != VersionState.APPROVED:
+        raise IllegalTransition(
+            f"Only approved versions may be deployed; this version is {locked.state}."
+        )
+    if started_at > timezone.now() + timedelta(minutes=5):
+        raise InvalidInput("A deployment cannot start in the future.")
+    deployment = Deployment(
+        version=locked,
+        environment=environment,
+        ring=ring,
+        customer_scope=customer_scope,
+        started_at=started_at,
+        ended_at=ended_at,
+        recorded_by=actor,
+    )
+    try:
+        deployment.full_clean(exclude=["recorded_by", "version"])
+    except ValidationError as exc:
+        raise _validation_to_invalid(exc, "The deployment is invalid.") from exc
+    if ended_at is not None and ended_at <= started_at:
+        raise InvalidInput("A deployment must end after it starts.")
+    deployment.save()
+    record(
+        actor=actor,
+        verb="deployment.recorded",
+        target=deployment,
+        team_id=team.pk,
+        data={
+            "version": locked.pk,
+            "environment": environment,
+            "ring": ring,
+            "customer_scope": customer_scope,
+            "started_at": started_at.isoformat(),
+            "ended_at": ended_at.isoformat() if ended_at else None,
+        },
+    )
+    return deployment
+
+
+@transaction.atomic
+def deployment_end(*, actor: Any, deployment: Deployment | int, ended_at: datetime) -> Deployment:
+    """Close an open deployment window."""
+    pk = deployment.pk if isinstance(deployment, Deployment) else deployment
+    locked = (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("version__registered_model__team")
+        .get(pk=pk)
+    )
+    team = locked.version.registered_model.team
+    if not permissions.can_register_for_team(actor, team):
+        raise NotPermitted("You may not change deployments of this team's versions.")
+    if locked.ended_at is not None:
+        raise IllegalTransition("This deployment has already ended.")
+    if ended_at <= locked.started_at:
+        raise InvalidInput("A deployment must end after it starts.")
+    locked.ended_at = ended_at
+    locked.save(update_fields=["ended_at"])
+    record(
+        actor=actor,
+        verb="deployment.ended",
+        target=locked,
+        team_id=team.pk,
+        data={"before": {"ended_at": None}, "after": {"ended_at": ended_at.isoformat()}},
+    )
+    return locked

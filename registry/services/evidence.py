@@ -1,0 +1,135 @@
+"""Evidence uploads: stored under server-made keys, digested, append-only."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from audit.services import record
+from govboard.errors import DomainError, IllegalTransition, InvalidInput, NotPermitted
+from registry import permissions
+from registry.choices import EvidenceKind, VersionState
+from registry.models import Evidence, ModelVersion
+from registry.validators import SHA256_HEX
+
+# Evidence may change while a version is being prepared or reviewed (a change after a
+# sign-off invalidates that sign-off); an approved, deprecated or retired version is sealed.
+EVIDENCE_OPEN_STATES = (VersionState.DRAFT, VersionState.CANDIDATE)
+_CHUNK = 1024 * 1024
+
+
+class EvidenceTooLarge(DomainError):
+    status_code = 413
+    code = "payload-too-large"
+    title = "Evidence too large"
+
+
+def max_evidence_bytes() -> int:
+    return int(settings.GOVBOARD_MAX_EVIDENCE_BYTES)
+
+
+def _store(stream: IO[bytes], *, limit: int) -> tuple[str, str, int]:
+    """Copy the stream to storage under a fresh key, hashing as it goes; refuse past limit.
+
+    The bytes go through a temporary file, so memory stays bounded whatever the size.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    with tempfile.TemporaryFile() as spool:
+        while chunk := stream.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise EvidenceTooLarge(f"Evidence is limited to {limit} bytes.")
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        key = default_storage.save(f"evidence/{uuid.uuid4().hex}", File(spool))
+    return key, digest.hexdigest(), size
+
+
+@transaction.atomic
+def evidence_attach(
+    *,
+    actor: Any,
+    version: ModelVersion | int,
+    kind: str,
+    content: IO[bytes] | File,
+    media_type: str,
+    client_filename: str = "",
+    declared_sha256: str | None = None,
+) -> Evidence:
+    """Store one evidence document for a draft or candidate version.
+
+    The client's file name is kept as metadata only; the file is stored under a key the
+    server makes. When the client declares a sha256, a mismatch refuses the upload and
+    nothing is kept.
+    """
+    if kind not in EvidenceKind.values:
+        raise InvalidInput(f"Unknown evidence kind {kind!r}.", errors={"kind": ["unknown"]})
+    if declared_sha256 is not None and not SHA256_HEX.match(declared_sha256):
+        raise InvalidInput("The declared sha256 must be 64 lowercase hex characters.")
+    pk = version.pk if isinstance(version, ModelVersion) else version
+    locked = (
+        ModelVersion.objects.select_for_update(of=("self",))
+        .select_related("registered_model__team")
+        .get(pk=pk)
+    )
+    team = locked.registered_model.team
+    if not permissions.can_register_for_team(actor, team):
+        raise NotPermitted("You may not attach evidence to this team's versions.")
+    if locked.state not in EVIDENCE_OPEN_STATES:
+        raise IllegalTransition(f"Evidence cannot be added to a {locked.state} version.")
+    key, sha256, size = _store(content, limit=max_evidence_bytes())
+    try:
+        if declared_sha256 is not None and declared_sha256 != sha256:
+            raise InvalidInput(
+                "The uploaded content does not match the declared sha256.",
+                errors={"sha256": [f"declared {declared_sha256}, received {sha256}"]},
+            )
+        evidence = Evidence.objects.create(
+            version=locked,
+            kind=kind,
+            media_type=media_type[:100],
+            client_filename=client_filename[:255],
+            storage_key=key,
+            sha256=sha256,
+            size=size,
+            uploaded_by=actor,
+        )
+        record(
+            actor=actor,
+            verb="evidence.attached",
+            target=evidence,
+            team_id=team.pk,
+            data={
+                "version": locked.pk,
+                "kind": kind,
+                "sha256": sha256,
+                "size": size,
+                "client_filename": client_filename[:255],
+            },
+        )
+    except BaseException:
+        default_storage.delete(key)
+        raise
+    return evidence
+
+
+def evidence_open(evidence: Evidence) -> IO[bytes]:
+    """Open the stored bytes of an evidence document (read-only)."""
+    return default_storage.open(evidence.storage_key, "rb")
+
+
+def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
+    """The newest evidence document of each kind for a version."""
+    newest: dict[str, Evidence] = {}
+    for evidence in Evidence.objects.filter(version=version).order_by("kind", "-id"):
+        newest.setdefault(evidence.kind, evidence)
+    return newest
