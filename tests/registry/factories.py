@@ -86,6 +86,7 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = ModelVersion
+        skip_postgeneration_save = True
 
     registered_model = factory.SubFactory(RegisteredModelFactory)
     version = factory.Sequence(lambda n: f"1.{n}.0")
@@ -160,3 +161,16 @@ def approver(team: Team, *roles: str, **kwargs) -> User:
     for role in roles:
         permissions.grant_team_permission(user, permissions.signing_permission(role), team)
     return user
+
+
+def team_member(team: Team, *permission_names: str, **kwargs) -> User:
+    """A person holding the given team object permissions (e.g. ``"manage_governance"``)."""
+    user = UserFactory(**kwargs)
+    for name in permission_names:
+        permissions.grant_team_permission(user, f"registry.{name}", team)
+    return user
+
+
+def manager(team: Team, **kwargs) -> User:
+    """A governance manager of ``team`` (object permission ``registry.manage_governance``)."""
+    return team_member(team, "manage_governance", **kwargs)
