@@ -18,7 +18,6 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import sys
 import tempfile
 import types
 from dataclasses import dataclass, field
@@ -39,43 +38,13 @@ MAX_SIGNATURE_BYTES = 16 * 1024 * 1024
 MAX_MODEL_ENTRIES = 100_000
 
 
-class _MissingPyOpenSSL(types.ModuleType):
-    """Stands in for pyOpenSSL, which model-signing imports but does not declare.
-
-    model-signing 1.1.1 imports ``OpenSSL.crypto`` at package import time for its
-    certificate-chain verifier only, yet neither it nor its dependencies require
-    pyOpenSSL, so ``import model_signing`` fails in our locked environment. We never use
-    certificate verification; any attempt to would fail loudly here instead.
-    """
-
-    def __getattr__(self, name: str) -> types.ModuleType:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise RuntimeError(
-            "model-signing certificate verification needs pyOpenSSL, which is not installed; "
-            "govboard only verifies public-key signatures."
-        )
-
-
 @functools.cache
 def load_model_signing() -> types.ModuleType:
-    """Import the ``model_signing`` package, tolerating its undeclared pyOpenSSL import.
+    """Import ``model_signing`` lazily: it is heavy, and only this check needs it.
 
-    The stand-in is in ``sys.modules`` only while model-signing imports, so nothing else
-    in the process ever sees a fake ``OpenSSL``; if pyOpenSSL is installed it is used.
+    (model-signing imports pyOpenSSL without declaring it; pyproject.toml pins it for us.)
     """
-    if "model_signing" in sys.modules or importlib.util.find_spec("OpenSSL") is not None:
-        return importlib.import_module("model_signing")
-    stub = _MissingPyOpenSSL("OpenSSL")
-    crypto = _MissingPyOpenSSL("OpenSSL.crypto")
-    stub.__dict__["crypto"] = crypto
-    sys.modules["OpenSSL"], sys.modules["OpenSSL.crypto"] = stub, crypto
-    try:
-        return importlib.import_module("model_signing")
-    finally:
-        for name in ("OpenSSL", "OpenSSL.crypto"):
-            if sys.modules.get(name) in (stub, crypto):
-                del sys.modules[name]
+    return importlib.import_module("model_signing")
 
 
 @dataclass(frozen=True)
