@@ -7,6 +7,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -194,10 +198,48 @@ class ServiceAccountAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
         return request.user.is_superuser
 
     def has_add_permission(self, request):
-        return False  # created through `manage.py create_service_account` (the service)
+        return request.user.is_superuser
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Create through the service (its own user, audit event), never ``save_model``."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CreateServiceAccountForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                account = services.service_account_create(
+                    actor=request.user,
+                    name=form.cleaned_data["name"],
+                    teams=list(form.cleaned_data["teams"]),
+                    description=form.cleaned_data["description"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(
+                    request, "Service account created. Issue it a token below.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:registry_serviceaccount_change", args=[account.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Add service account",
+            "form": form,
+            "action": {"label": "Create service account"},
+            "original": None,
+        }
+        return TemplateResponse(request, "admin/govboard/service_action.html", context)
+
+
+class CreateServiceAccountForm(forms.Form):
+    name = forms.SlugField(max_length=100, help_text="e.g. ci-assistants")
+    teams = forms.ModelMultipleChoiceField(queryset=Team.objects.all())
+    description = forms.CharField(widget=forms.Textarea, required=False)
 
 
 def _issue_token(request: Any, account: ServiceAccount, data: dict[str, Any]) -> None:
