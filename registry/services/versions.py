@@ -139,12 +139,8 @@ def version_register(
     except semver.InvalidVersion as exc:
         raise InvalidInput(str(exc), errors={"version": [str(exc)]}) from exc
 
-    existing = ModelVersion.objects.filter(
-        registered_model=registered_model, version_core=parsed.core
-    ).first()
-    if existing is not None:
-        return _existing_registration(existing, version=version, checksum=checksum), False
-
+    # Insert first and let the unique constraint decide: the common case (a new version)
+    # costs one INSERT, and a retry or a concurrent twin lands in the IntegrityError branch.
     candidate = ModelVersion(
         registered_model=registered_model,
         version=str(parsed),
@@ -163,7 +159,12 @@ def version_register(
     ):
         raise InvalidInput("The base model version does not exist.")
     try:
-        candidate.full_clean(exclude=["registered_by", "registered_model", "state"])
+        # Uniqueness and check constraints are the database's job (and a race-free one).
+        candidate.full_clean(
+            exclude=["registered_by", "registered_model", "state"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
     except ValidationError as exc:
         raise _validation_to_invalid(exc, "The version metadata is invalid.") from exc
     try:
