@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.signer import Key, Signature, SSlibKey
 
 from approvals.evidence import EvidenceError
+from approvals.evidence.strictjson import load_json
 
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 SLSA_PROVENANCE_V1 = "https://slsa.dev/provenance/v1"
@@ -49,82 +48,13 @@ _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 def load_json_document(data: bytes, *, max_bytes: int, what: str) -> Any:
-    """Parse untrusted JSON strictly, or raise ``EvidenceError`` naming ``what`` was wrong.
+    """Parse untrusted JSON strictly (see ``approvals.evidence.strictjson``).
 
     Why strict: a duplicate key lets two readers see two different documents (the signer
     one value, the checker another); NaN and Infinity are not JSON; deep nesting and
-    enormous numbers are parser attacks. Everything here is linear in the (bounded) input.
+    enormous numbers are parser attacks.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise EvidenceError(f"The {what} must be bytes.")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise EvidenceError(f"The {what} is larger than {max_bytes} bytes.")
-    if not data.strip():
-        raise EvidenceError(f"The {what} is empty.")
-    try:
-        text = data.decode("utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise EvidenceError(f"The {what} is not valid UTF-8 ({exc.reason}).") from exc
-    if text.startswith("\ufeff"):
-        raise EvidenceError(f"The {what} starts with a byte-order mark; send plain UTF-8 JSON.")
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise EvidenceError(f"The {what} has a duplicate key {key[:80]!r}.")
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise EvidenceError(f"The {what} contains {name}, which is not JSON.")
-
-    try:
-        document = json.loads(
-            text,
-            object_pairs_hook=no_duplicates,
-            parse_constant=no_constants,
-            parse_int=_int,
-            parse_float=_float,
-        )
-    except EvidenceError:
-        raise
-    except RecursionError as exc:
-        # The C parser gives up at the interpreter's recursion limit, long before 10^5.
-        raise EvidenceError(f"The {what} is nested too deeply.") from exc
-    except ValueError as exc:
-        raise EvidenceError(f"The {what} is not valid JSON: {str(exc)[:200]}") from exc
-    _check_depth(document, what=what)
-    return document
-
-
-def _int(literal: str) -> int:
-    # Python refuses >4300 digits anyway; fail sooner and with our message.
-    if len(literal) > 64:
-        raise EvidenceError("A number in the document is too long.")
-    return int(literal)
-
-
-def _float(literal: str) -> float:
-    # "1e999" parses to infinity: as much not-JSON as a literal Infinity.
-    value = float(literal) if len(literal) <= 64 else math.inf
-    if not math.isfinite(value):
-        raise EvidenceError("A number in the document is too long or not finite.")
-    return value
-
-
-def _check_depth(document: Any, *, what: str) -> None:
-    """Iteratively, so checking depth cannot itself exhaust the stack."""
-    stack = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise EvidenceError(f"The {what} is nested deeper than {MAX_JSON_DEPTH} levels.")
-        if isinstance(value, dict):
-            stack.extend((child, depth + 1) for child in value.values())
-        elif isinstance(value, list):
-            stack.extend((child, depth + 1) for child in value)
+    return load_json(data, max_bytes=max_bytes, max_depth=MAX_JSON_DEPTH, what=what)
 
 
 @dataclass(frozen=True)

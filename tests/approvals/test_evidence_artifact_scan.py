@@ -471,7 +471,7 @@ def test_garbage_reports_raise(data: bytes) -> None:
 
 def test_oversized_report_is_refused() -> None:
     data = b'{"summary": {}, "issues": [], "pad": "' + b"a" * (9 * 1024 * 1024) + b'"}'
-    with pytest.raises(EvidenceError, match="larger than"):
+    with pytest.raises(EvidenceError, match="the limit is"):
         parse_artifact_scan_report(data)
 
 

@@ -280,7 +280,7 @@ def test_garbage_raises_evidence_error(data: bytes) -> None:
 
 def test_oversized_document_is_refused_before_parsing() -> None:
     data = b'{"_type": "' + b"a" * (5 * 1024 * 1024) + b'"}'
-    with pytest.raises(EvidenceError, match="larger than"):
+    with pytest.raises(EvidenceError, match="the limit is"):
         verify_provenance(data, expected_sha256=CHECKSUM, trusted_keys=[])
 
 
