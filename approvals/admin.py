@@ -28,6 +28,11 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def has_view_permission(self, request, obj=None):
+        # Whoever may open the request (the admin's queryset is restricted to the teams
+        # they see) sees all of its evidence; board members hold no view_signoff grant.
+        return True
+
     def has_add_permission(self, request, obj=None):
         return False
 

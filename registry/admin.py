@@ -106,7 +106,8 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     ]
     raw_id_fields = ["base_model_version"]
     inlines = [VersionDatasetInline]
-    ordering = ["-id"]
+    # Per model, highest semver precedence first (semver_key sorts as precedence).
+    ordering = ["registered_model__team__slug", "registered_model__name", "-semver_key"]
     service_actions = (
         ServiceAction(
             name="deprecate",

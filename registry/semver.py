@@ -63,7 +63,7 @@ class SemanticVersion:
 def parse(text: str) -> SemanticVersion:
     if not isinstance(text, str) or len(text) > 128:
         raise InvalidVersion("A semantic version is a string of at most 128 characters.")
-    match = _SEMVER.match(text)
+    match = _SEMVER.fullmatch(text)  # not match(): "$" would accept a trailing newline
     if match is None:
         raise InvalidVersion(
             f"{text!r} is not a semantic version (MAJOR.MINOR.PATCH[-pre][+build], "

@@ -145,6 +145,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "VersionStateEnum": "registry.choices.VersionState",
         "RequestStateEnum": "approvals.choices.RequestState",
+        # Two choice sets share the field name "kind": name both (no W001 under --deploy).
+        "ModelKindEnum": "registry.choices.ModelKind",
+        "EvidenceKindEnum": "registry.choices.EvidenceKind",
     },
 }
 

@@ -70,7 +70,10 @@ class VersionListCreateView(generics.GenericAPIView):
     serializer_class = VersionSerializer
 
     def get_queryset(self):
-        queryset = selectors.versions_visible_to(self.request.user).order_by("-id")
+        # Per model, highest semver precedence first (semver_key sorts as precedence).
+        queryset = selectors.versions_visible_to(self.request.user).order_by(
+            "registered_model__team__slug", "registered_model__name", "-semver_key"
+        )
         params = self.request.query_params
         if params.get("team"):
             queryset = queryset.filter(registered_model__team__slug=params["team"])
