@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from urllib.parse import unquote, urlsplit
@@ -59,6 +60,23 @@ def _has_traversal(path: str) -> bool:
     return any(segment in {"..", "."} for segment in decoded.split("/"))
 
 
+_HOST_SCHEMES = {"https", "http"}
+_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
+
+
+def _is_internal_host(host: str) -> bool:
+    host = host.strip("[]").rstrip(".").lower()
+    if host in {"", "localhost", "localhost.localdomain"} or host.endswith(_INTERNAL_SUFFIXES):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        # Hosts like "2130706433" or "0x7f.1" are numeric spellings of IP addresses that
+        # resolvers accept; a real bucket or registry host name has a letter in its labels.
+        return all(label.isdigit() or label.startswith("0x") for label in host.split("."))
+    return not address.is_global or address.is_multicast
+
+
 def validate_storage_uri(value: str) -> None:
     """An artifact location: an allowed scheme, a location, and no path tricks.
 
@@ -87,4 +105,11 @@ def validate_storage_uri(value: str) -> None:
     if _has_traversal(parts.path) or _has_traversal(parts.netloc):
         raise ValidationError(
             "The storage URI must not contain '.', '..', backslashes or NUL.", code="traversal"
+        )
+    if parts.scheme in _HOST_SCHEMES and _is_internal_host(parts.hostname or ""):
+        # Nothing here fetches storage URIs, but a URI naming an internal address is a trap
+        # for whatever deploys from it (SSRF); refuse it at the door.
+        raise ValidationError(
+            "The storage URI must not name localhost, a private, link-local or reserved address.",
+            code="internal-host",
         )
