@@ -106,3 +106,37 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if header in response:
             problem[header] = response[header]
     return problem
+
+
+def _is_api(request: Any) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json_problem(status_code: int, title: str, detail: str, code: str) -> Any:
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        {"type": PROBLEM_TYPE_BASE + code, "title": title, "status": status_code, "detail": detail},
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def handler404(request: Any, exception: Exception) -> Any:
+    """Unknown URLs under /api/ answer in problem+json like every other API error."""
+    if _is_api(request):
+        return _json_problem(404, "Not Found", "No such endpoint.", "not_found")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request: Any) -> Any:
+    """An unexpected failure: problem+json for the API (details go to the log, not the client)."""
+    if _is_api(request):
+        return _json_problem(
+            500, "Internal Server Error", "The server failed to handle the request.", "server_error"
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)

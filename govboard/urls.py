@@ -42,3 +42,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("health/", health.health, name="health"),
 ]
+
+handler404 = "govboard.problems.handler404"
+handler500 = "govboard.problems.handler500"
