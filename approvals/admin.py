@@ -9,19 +9,101 @@ from django.contrib import admin
 from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
+from approvals import permissions as approval_permissions
 from approvals import selectors, services
-from approvals.choices import RequestState
-from approvals.models import CheckResult, GovernancePolicy, PromotionRequest, SignOff
+from approvals.choices import CheckName, RequestState
+from approvals.models import (
+    CheckException,
+    CheckResult,
+    DecisionRecord,
+    GovernancePolicy,
+    PromotionRequest,
+    SignOff,
+    TrustedSigningKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from approvals.services.policies import POLICY_FIELDS
 from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin
-from registry import permissions
 from registry.choices import ApproverRole
 
 
 @admin.register(GovernancePolicy)
 class GovernancePolicyAdmin(SimpleHistoryAdmin):
-    list_display = ["name", "version", "is_default", "approval_validity_days", "created_at"]
-    list_filter = ["is_default"]
+    """Policies are data: every save through the admin publishes the next version (the
+    history keeps the earlier ones; requests keep their snapshots)."""
+
+    list_display = [
+        "name",
+        "version",
+        "is_default",
+        "is_active",
+        "risk_ratings",
+        "team_slugs",
+        "approval_validity_days",
+        "created_at",
+    ]
+    list_filter = ["is_default", "is_active"]
     search_fields = ["name"]
+    readonly_fields = ["version", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.full_clean()
+            super().save_model(request, obj, form, change)
+            return
+        changes = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in (*POLICY_FIELDS, "is_active", "is_default", "name")
+        }
+        published = services.policy_publish(actor=request.user, policy=obj, changes=changes)
+        obj.version = published.version
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TrustedSigningKey)
+class TrustedSigningKeyAdmin(SimpleHistoryAdmin):
+    list_display = ["keyid", "scheme", "is_active", "description", "created_at"]
+    list_filter = ["is_active", "scheme"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: history shows which key was trusted when
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "attempted_at", "status_code", "error", "duration_ms"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "url", "events", "team_slugs", "is_active"]
+    list_filter = ["is_active"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "endpoint", "verb", "event_id", "state", "attempts", "next_attempt_at"]
+    list_filter = ["state", "endpoint"]
+    list_select_related = ["endpoint"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    inlines = [WebhookAttemptInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -42,13 +124,25 @@ class ReadOnlyInline(admin.TabularInline):
 
 class CheckResultInline(ReadOnlyInline):
     model = CheckResult
-    fields = ["check_name", "passed", "critical", "detail", "run_at"]
+    fields = ["run", "check_name", "passed", "critical", "detail", "evidence_sha256", "run_at"]
+    readonly_fields = fields
+
+
+class CheckExceptionInline(ReadOnlyInline):
+    model = CheckException
+    fields = ["check_name", "justification", "granted_by", "granted_at", "expires_at"]
+    readonly_fields = fields
+
+
+class DecisionRecordInline(ReadOnlyInline):
+    model = DecisionRecord
+    fields = ["statement_sha256", "keyid", "created_at", "envelope"]
     readonly_fields = fields
 
 
 class SignOffInline(ReadOnlyInline):
     model = SignOff
-    fields = ["role", "signer", "signed_at", "signed_checksum", "meaning"]
+    fields = ["role", "signer", "signed_at", "signed_checksum", "meaning", "reauth_method"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -64,7 +158,13 @@ class SignOffForm(forms.Form):
     )
     password = forms.CharField(
         widget=forms.PasswordInput,
+        required=False,
         help_text="Re-enter your password: a sign-off needs fresh authentication.",
+    )
+    one_time_code = forms.CharField(
+        max_length=6,
+        required=False,
+        help_text="Or a code from your authenticator app, if you have enrolled one.",
     )
 
     def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
@@ -72,15 +172,59 @@ class SignOffForm(forms.Form):
         labels = dict(ApproverRole.choices)
         self.fields["role"].choices = [(role, labels.get(role, role)) for role in roles]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("password") and not data.get("one_time_code"):
+            self.add_error("password", forms.ValidationError("This field is required."))
+        return data
+
 
 class RejectForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, max_length=2000)
 
 
+class RequestChangesForm(forms.Form):
+    reasons = forms.CharField(
+        widget=forms.Textarea, max_length=4000, help_text="One reason per line, sent to CI."
+    )
+
+
+class ExpediteForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea, max_length=2000)
+
+
+class OverrideForm(forms.Form):
+    check_name = forms.ChoiceField(choices=CheckName.choices)
+    justification = forms.CharField(widget=forms.Textarea, max_length=4000, min_length=20)
+    expires_at = forms.DateTimeField(help_text="When the exception lapses (UTC).")
+
+
+def _is_manager(request: Any, obj: PromotionRequest) -> bool:
+    team = obj.version.registered_model.team
+    return _cached(
+        request,
+        ("manager", team.pk),
+        lambda: approval_permissions.is_team_manager(request.user, team),
+    )
+
+
+def _cached(request: Any, key: tuple, compute: Any) -> Any:
+    cache = request.__dict__.setdefault("_govboard_permission_cache", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def _signing_roles(request: Any, obj: PromotionRequest) -> list[str]:
+    """Roles the user may sign for on this request (cached for the page)."""
     team = obj.version.registered_model.team
     required = obj.policy_snapshot.get("required_roles", {})
-    return [role for role in permissions.signing_roles_for(request.user, team) if role in required]
+    held = _cached(
+        request,
+        ("roles", team.pk),
+        lambda: approval_permissions.signing_roles_on_team(request.user, team),
+    )
+    return [role for role in held if role in required]
 
 
 @admin.register(PromotionRequest)
@@ -90,6 +234,9 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
         "model_version",
         "team_slug",
         "state",
+        "priority",
+        "due_at",
+        "overdue",
         "signoff_count",
         "requested_by",
         "created_at",
@@ -106,10 +253,15 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
         "rollback_target",
         "rollback_plan",
         "reasons",
+        "priority",
+        "expedite_reason",
+        "due_at",
+        "checked_at",
+        "checked_evidence",
         "created_at",
         "decided_at",
     ]
-    inlines = [CheckResultInline, SignOffInline]
+    inlines = [CheckResultInline, CheckExceptionInline, SignOffInline, DecisionRecordInline]
     ordering = ["-created_at"]
     service_actions = (
         ServiceAction(
@@ -123,6 +275,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
                 role=data["role"],
                 password=data["password"],
                 meaning=data["meaning"],
+                one_time_code=data.get("one_time_code") or None,
             ),
             available=lambda request, obj: (
                 obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))
@@ -141,6 +294,46 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
             ),
             success_message="The request is rejected.",
         ),
+        ServiceAction(
+            name="request-changes",
+            label="Request changes",
+            form_class=RequestChangesForm,
+            run=lambda request, obj, data: services.promotion_request_request_changes(
+                actor=request.user, request=obj, reasons=data["reasons"].splitlines()
+            ),
+            available=lambda request, obj: (
+                obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))
+            ),
+            success_message="The request is sent back to CI.",
+        ),
+        ServiceAction(
+            name="override",
+            label="Grant exception",
+            form_class=OverrideForm,
+            run=lambda request, obj, data: services.check_override(
+                actor=request.user,
+                request=obj,
+                check_name=data["check_name"],
+                justification=data["justification"],
+                expires_at=data["expires_at"],
+            ),
+            available=lambda request, obj: (
+                obj.state == RequestState.IN_REVIEW and _is_manager(request, obj)
+            ),
+            success_message="The exception is recorded.",
+        ),
+        ServiceAction(
+            name="expedite",
+            label="Expedite",
+            form_class=ExpediteForm,
+            run=lambda request, obj, data: services.promotion_request_expedite(
+                actor=request.user, request=obj, reason=data["reason"]
+            ),
+            available=lambda request, obj: (
+                services.is_open(obj) and obj.priority == 0 and _is_manager(request, obj)
+            ),
+            success_message="The request is expedited.",
+        ),
     )
 
     def get_queryset(self, request):
@@ -155,6 +348,10 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
     @admin.display(description="team", ordering="version__registered_model__team__slug")
     def team_slug(self, obj: PromotionRequest) -> str:
         return obj.version.registered_model.team.slug
+
+    @admin.display(description="overdue", boolean=True)
+    def overdue(self, obj: PromotionRequest) -> bool:
+        return bool(getattr(obj, "is_overdue", False))
 
     @admin.display(description="sign-offs", ordering="_signoff_count")
     def signoff_count(self, obj: PromotionRequest) -> str:

@@ -13,3 +13,58 @@ class RequestState(models.TextChoices):
 
 
 OPEN_REQUEST_STATES = [RequestState.SUBMITTED, RequestState.CHECKING, RequestState.IN_REVIEW]
+
+
+class StepType(models.TextChoices):
+    """What a runbook step asks of its owner."""
+
+    MANUAL_CHECK = "manual_check", "Manual check"
+    FILE_UPLOAD = "file_upload", "File upload"
+    FORM = "form", "Form / questionnaire"
+    APPROVAL = "approval", "Approval"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class CheckName(models.TextChoices):
+    """The automated checks a policy can run (``approvals.checks``)."""
+
+    METADATA_COMPLETE = "metadata_complete", "Required metadata complete"
+    ROLLBACK_TARGET = "rollback_target", "Rollback target named"
+    SBOM = "sbom", "SBOM present and valid CycloneDX JSON"
+    PROVENANCE = "provenance", "Provenance names the artifact; signature trusted"
+    ARTIFACT_CHECKSUM = "artifact_checksum", "Artifact bytes match the registered checksum"
+    MODEL_SIGNATURE = "model_signature", "OpenSSF model signature"
+    DEPENDENCY_SCAN = "dependency_scan", "No open critical vulnerability"
+    ARTIFACT_SCAN = "artifact_scan", "Artifact scan clean"
+    EVAL_THRESHOLDS = "eval_thresholds", "Evaluation metrics meet the policy thresholds"
+    EVALS_FRESH = "evals_fresh", "Evaluations are for the current prompt/template"
+
+
+CHECK_NAMES = CheckName.values
+# Conditions on the version that nobody can override, whatever a policy says: missing
+# SBOM or provenance, checksum mismatch, open critical CVE, stale evals (issue #3).
+ALWAYS_CRITICAL_CHECKS = frozenset(
+    {
+        CheckName.SBOM,
+        CheckName.PROVENANCE,
+        CheckName.ARTIFACT_CHECKSUM,
+        CheckName.DEPENDENCY_SCAN,
+        CheckName.EVALS_FRESH,
+    }
+)
+
+
+class Priority(models.IntegerChoices):
+    NORMAL = 0, "Normal"
+    EXPEDITED = 1, "Expedited"
+
+
+class ReauthMethod(models.TextChoices):
+    PASSWORD = "password", "Password"
+    TOTP = "totp", "One-time code (TOTP)"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (retries exhausted)"

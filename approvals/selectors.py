@@ -2,31 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
 
-from approvals.choices import RequestState
-from approvals.models import CheckResult, PromotionRequest, SignOff
+from approvals import sla
+from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestState
+from approvals.models import (
+    CheckException,
+    CheckResult,
+    DecisionRecord,
+    PromotionRequest,
+    SignOff,
+)
+from approvals.services.common import assess, current_digests
 from registry import permissions
 from registry.choices import ApproverRole
 
 
+def _overdue(now: Any) -> Case:
+    return Case(
+        When(Q(state__in=OPEN_REQUEST_STATES, due_at__lt=now), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
+
+
 def requests_visible_to(user: Any) -> QuerySet[PromotionRequest]:
-    return PromotionRequest.objects.filter(
-        version__registered_model__team__in=permissions.teams_visible_to(user)
-    ).select_related("version__registered_model__team", "requested_by", "policy")
+    return (
+        PromotionRequest.objects.filter(
+            version__registered_model__team__in=permissions.teams_visible_to(user)
+        )
+        .select_related("version__registered_model__team", "requested_by", "policy")
+        .annotate(is_overdue=_overdue(timezone.now()))
+    )
 
 
 def request_with_evidence(queryset: QuerySet[PromotionRequest]) -> QuerySet[PromotionRequest]:
     return queryset.prefetch_related(
         Prefetch("signoffs", queryset=SignOff.objects.select_related("signer")),
         Prefetch("check_results", queryset=CheckResult.objects.order_by("id")),
+        Prefetch("exceptions", queryset=CheckException.objects.select_related("granted_by")),
     )
 
 
 def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
-    """Requests in review on teams where the user holds a signing role, oldest first."""
+    """Requests in review on teams where the user holds a signing role: expedited first,
+    then the earliest due, then the oldest. Overdue ones carry ``is_overdue``."""
     team_ids: set[int] = set()
     for role in ApproverRole.values:
         team_ids.update(
@@ -40,8 +64,103 @@ def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
         )
         .exclude(requested_by=user)
         .select_related("version__registered_model__team", "requested_by")
-        .order_by("created_at", "id")
+        .annotate(is_overdue=_overdue(timezone.now()))
+        .order_by("-priority", "due_at", "created_at", "id")
     )
 
 
-__all__ = ["request_with_evidence", "requests_visible_to", "review_queue_for"]
+def overdue_requests(user: Any) -> QuerySet[PromotionRequest]:
+    """Open requests past their due date, visible to the user (dashboards, escalation)."""
+    return requests_visible_to(user).filter(
+        state__in=OPEN_REQUEST_STATES, due_at__lt=timezone.now()
+    )
+
+
+@dataclass
+class RequestDetail:
+    """One request with everything a reviewer or CI needs, in a bounded number of queries."""
+
+    request: PromotionRequest
+    checks: list[CheckResult]
+    exceptions: list[CheckException]
+    signoffs: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+    blocked_reasons: list[str]
+    missing_roles: dict[str, int]
+    evidence_digests: dict[str, str]
+    is_overdue: bool
+    decision_record: dict[str, Any] | None = None
+    all_check_runs: list[CheckResult] = field(default_factory=list)
+
+
+def request_detail(user: Any, request_id: int) -> RequestDetail:
+    """The request (404-style ``DoesNotExist`` if not visible) with its latest checks,
+    live exceptions, sign-offs and their validity, per-step due dates and what blocks it.
+
+    Queries: request, checks, exceptions, sign-offs, decision record, evidence digests
+    (plus the permission lookup) — independent of how many of each there are.
+    """
+    request = requests_visible_to(user).get(pk=request_id)
+    results = list(CheckResult.objects.filter(request=request).order_by("id"))
+    exceptions = list(CheckException.objects.filter(request=request).select_related("granted_by"))
+    signoffs = list(SignOff.objects.filter(request=request).select_related("signer"))
+    decision = DecisionRecord.objects.filter(request=request).only("envelope").first()
+    digests = current_digests(request.version)
+    assessment = assess(
+        request, results=results, exceptions=exceptions, signoffs=signoffs, digests=digests
+    )
+    now = timezone.now()
+    steps = []
+    review_steps = request.policy_snapshot.get("review_steps") or []
+    due_dates = dict(
+        sla.step_due_dates(
+            request.created_at, review_steps, expedited=request.priority >= Priority.EXPEDITED
+        )
+    )
+    open_request = request.state in OPEN_REQUEST_STATES
+    valid_roles = {s.role for s in assessment.valid_signoffs}
+    for step in review_steps:
+        due = due_dates.get(step["key"])
+        done = step["owner_role"] in valid_roles or request.state == RequestState.APPROVED
+        steps.append(
+            {
+                **step,
+                "due_at": due,
+                "done": done,
+                "overdue": bool(open_request and not done and due and due < now),
+            }
+        )
+    blocked = list(assessment.blocked)
+    if request.state == RequestState.IN_REVIEW and assessment.missing_roles:
+        blocked.append(
+            "awaiting sign-off: "
+            + ", ".join(f"{role} x{n}" for role, n in sorted(assessment.missing_roles.items()))
+        )
+    if request.state in (RequestState.APPROVED,):
+        blocked = []
+    return RequestDetail(
+        request=request,
+        checks=assessment.results,
+        exceptions=exceptions,
+        signoffs=[
+            {"signoff": s, "valid": not problems, "problems": problems}
+            for s, problems in assessment.signoffs
+        ],
+        steps=steps,
+        blocked_reasons=blocked if request.state in OPEN_REQUEST_STATES else [],
+        missing_roles=assessment.missing_roles,
+        evidence_digests=digests,
+        is_overdue=bool(open_request and request.due_at and request.due_at < now),
+        decision_record=decision.envelope if decision else None,
+        all_check_runs=results,
+    )
+
+
+__all__ = [
+    "RequestDetail",
+    "overdue_requests",
+    "request_detail",
+    "request_with_evidence",
+    "requests_visible_to",
+    "review_queue_for",
+]

@@ -41,3 +41,19 @@ def record(
         team_id=team_id,
         data=data or {},
     )
+
+
+def events_after(
+    last_id: int, *, verbs: list[str] | tuple[str, ...] | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """Events with id > ``last_id`` (optionally only ``verbs``), oldest first, at most
+    ``limit``: the read side of the audit log as an outbox (webhooks, exports)."""
+    queryset = AuditEvent.objects.filter(id__gt=last_id)
+    if verbs is not None:
+        queryset = queryset.filter(verb__in=list(verbs))
+    return list(queryset.order_by("id")[: max(0, min(limit, 1000))])
+
+
+def latest_event_id() -> int:
+    """The id of the newest event (0 when the log is empty)."""
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0

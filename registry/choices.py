@@ -42,6 +42,12 @@ class ApproverRole(models.TextChoices):
     PLATFORM = "platform", "Platform approver"
     PRODUCT = "product", "Product approver"
     SECURITY = "security", "Security approver"
+    # The release runbook's owners (approvals migration 0004 seeds the runbook policy).
+    PLATFORM_LEAD = "platform_lead", "Platform lead"
+    DATA_GOVERNANCE = "data_governance", "Data governance"
+    ML_ENGINEER = "ml_engineer", "ML engineer"
+    APPLICATION_SECURITY = "application_security", "Application security"
+    SECURITY_OPERATIONS_LEAD = "security_operations_lead", "Security operations lead"
 
 
 class TokenScope(models.TextChoices):

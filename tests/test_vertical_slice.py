@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from approvals import services as approval_services
 from audit.models import AuditEvent
 from registry.choices import DatasetUse
 from registry.models import ModelVersion
+from tests.approvals.factories import attach_passing_evidence, board_policy
 from tests.registry.factories import (
     PASSWORD,
     TeamFactory,
@@ -22,6 +24,11 @@ from tests.registry.factories import (
 pytestmark = pytest.mark.django_db
 
 
+def run_pending_checks(request_id: int) -> None:
+    """What the Celery worker does after submit (a no-op when checks already ran)."""
+    approval_services.promotion_request_run_checks(request_id=request_id, via="test worker")
+
+
 def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full_audit_trail(
     api_client,
 ):
@@ -33,6 +40,7 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
         role: approver(team, role, username=f"{role}-lead")
         for role in ("platform", "product", "security")
     }
+    board_policy(team)  # the team's board policy: platform, product and security sign
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     # When CI creates the model and registers a version
@@ -89,6 +97,8 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
         "/api/v1/promotion-requests/", {"version": version_id}, format="json"
     )
     assert response.status_code == 201
+    run_pending_checks(response.json()["id"])
+    response = api_client.get(f"/api/v1/promotion-requests/{response.json()['id']}/")
     assert response.json()["state"] == "changes_requested"
     assert any("training dataset" in reason for reason in response.json()["reasons"])
     assert ModelVersion.objects.get(pk=version_id).state == "draft"
@@ -96,12 +106,16 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
     # When the evidence is completed and promotion requested again, it enters review
     link_dataset(version, DatasetUse.TRAIN)
     link_dataset(version, DatasetUse.EVAL)
+    attach_passing_evidence(version)
     response = api_client.post(
         "/api/v1/promotion-requests/", {"version": version_id}, format="json"
     )
     assert response.status_code == 201
     request_id = response.json()["id"]
-    assert response.json()["state"] == "in_review"
+    run_pending_checks(request_id)
+    assert api_client.get(f"/api/v1/promotion-requests/{request_id}/").json()["state"] == (
+        "in_review"
+    )
     assert response.json()["policy"]["required_roles"] == {
         "platform": 1,
         "product": 1,
@@ -148,6 +162,7 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
         "version.registered",
         "promotion.submitted",
         "promotion.checked",
+        *["evidence.attached"] * 5,
         "promotion.submitted",
         "promotion.checked",
         "version.mark_candidate",

@@ -199,7 +199,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registry.tasks.expire_approvals",
         "schedule": 3600.0,
     },
+    # Promotion requests are their own outbox: re-enqueue checks that never ran.
+    "requeue-stuck-checks": {
+        "task": "approvals.tasks.requeue_stuck_checks",
+        "schedule": 60.0,
+    },
+    # The audit log is the webhook outbox: dispatch new events and retries that got lost.
+    "dispatch-webhooks": {
+        "task": "approvals.tasks.dispatch_webhooks",
+        "schedule": 30.0,
+    },
 }
+# Requests waiting in submitted/checking longer than this are enqueued again.
+GOVBOARD_CHECKS_STUCK_MINUTES = env_int("GOVBOARD_CHECKS_STUCK_MINUTES", 5)
+# Run the automated checks inside the submit transaction instead of a worker.
+GOVBOARD_RUN_CHECKS_INLINE = env_bool("GOVBOARD_RUN_CHECKS_INLINE", True)
+# Local directories whose file:// artifacts the checks may read, hash and scan.
+GOVBOARD_ARTIFACT_ROOTS = env_list("GOVBOARD_ARTIFACT_ROOTS", [])
 
 GOVBOARD_ALLOWED_STORAGE_SCHEMES = env_list(
     "GOVBOARD_ALLOWED_STORAGE_SCHEMES", ["s3", "gs", "az", "https", "file"]

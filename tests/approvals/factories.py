@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
+
 import factory
 
 from approvals import services
 from approvals.choices import RequestState
 from approvals.models import GovernancePolicy, PromotionRequest, SignOff
 from audit.models import AuditEvent
+from registry import services as registry_services
 from registry.models import ModelVersion
 from tests.registry.factories import (
     ModelVersionFactory,
@@ -14,12 +19,112 @@ from tests.registry.factories import (
     service_account_with_token,
 )
 
+SAMPLES = Path(__file__).parent / "samples"
+BOARD_ROLES = {"platform": 1, "product": 1, "security": 1}
 
-def request_in_review(version: ModelVersion | None = None, **kwargs) -> PromotionRequest:
-    """A promotion request that passed its baseline checks, submitted by the team's CI."""
+
+def provenance_statement(checksum: str, *, name: str = "artifact") -> dict:
+    """An unsigned in-toto Statement v1 with SLSA provenance naming ``checksum``."""
+    return {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": name, "digest": {"sha256": checksum}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://ci.example/build/v1",
+                "externalParameters": {},
+            },
+            "runDetails": {"builder": {"id": "https://ci.example/builder"}},
+        },
+    }
+
+
+def eval_package(version: ModelVersion, **overrides) -> dict:
+    package = json.loads((SAMPLES / "eval-passing.json").read_bytes())
+    package["checkpoint_id"] = version.checksum
+    package.update(overrides)
+    return package
+
+
+def attach(version: ModelVersion, kind: str, content: bytes | dict, *, actor=None):
+    """Attach one evidence document through the registry service (as the team's CI)."""
+    if actor is None:
+        actor = ci_user(version.registered_model.team)
+    if isinstance(content, dict):
+        content = json.dumps(content).encode()
+    return registry_services.evidence_attach(
+        actor=actor,
+        version=version,
+        kind=kind,
+        content=io.BytesIO(content),
+        media_type="application/json",
+    )
+
+
+def attach_passing_evidence(version: ModelVersion, *, skip: tuple[str, ...] = ()) -> None:
+    """Everything the checks need to pass: SBOM, provenance, dependency and artifact
+    scans, an eval package for this checkpoint (real sample files where they exist)."""
+    actor = ci_user(version.registered_model.team)
+    documents = {
+        "sbom": (SAMPLES / "sbom-cyclonedx-1.6.json").read_bytes(),
+        "provenance": provenance_statement(version.checksum),
+        "dependency_scan": (SAMPLES / "pip-audit-clean.json").read_bytes(),
+        "artifact_scan": (SAMPLES / "artifacts" / "modelscan-report-benign.json").read_bytes(),
+        "eval_package": eval_package(version),
+    }
+    for kind, content in documents.items():
+        if kind not in skip:
+            attach(version, kind, content, actor=actor)
+
+
+_CI_USERS: dict[int, object] = {}
+
+
+def ci_user(team):
+    """The team's CI service-account user (one per team)."""
+    from registry.models import ServiceAccount
+
+    account = ServiceAccount.objects.filter(teams=team, name__startswith="ci-").first()
+    if account is None:
+        account, _ = service_account_with_token(teams=[team])
+    return account.user
+
+
+def board_policy(team, roles: dict[str, int] | None = None) -> GovernancePolicy:
+    """A team-scoped policy (selected over the default by team) with the given quorum;
+    by default the three-member board (platform, product, security) of the foundation."""
+    roles = roles or BOARD_ROLES
+    policy, _ = GovernancePolicy.objects.get_or_create(
+        name=f"board-{team.slug}",
+        version=1,
+        defaults={
+            "team_slugs": [team.slug],
+            "required_roles": roles,
+            "review_steps": _default_policy().review_steps,
+            "checks": _default_policy().checks,
+        },
+    )
+    return policy
+
+
+def run_checks(request: PromotionRequest) -> PromotionRequest:
+    """What the worker does after submit: run the automated checks of the request."""
+    services.promotion_request_run_checks(request_id=request.pk, via="test worker")
+    request.refresh_from_db()
+    return request
+
+
+def request_in_review(
+    version: ModelVersion | None = None, *, roles: dict[str, int] | None = None, **kwargs
+) -> PromotionRequest:
+    """A promotion request that passed its checks, submitted by the team's CI, judged by a
+    team policy requiring ``roles`` (default: platform, product and security, one each)."""
     version = version or ready_version(**kwargs)
-    account, _ = service_account_with_token(teams=[version.registered_model.team])
-    request = services.promotion_request_submit(actor=account.user, version=version)
+    team = version.registered_model.team
+    board_policy(team, roles)
+    attach_passing_evidence(version)
+    request = services.promotion_request_submit(actor=ci_user(team), version=version)
+    request = run_checks(request) if request.state == "submitted" else request
     assert request.state == "in_review", request.reasons
     return request
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import transaction
 
 from approvals import services
 from approvals.models import CheckResult, GovernancePolicy, PromotionRequest
 from audit.models import AuditEvent
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from registry import permissions
 from registry.choices import DatasetUse, ModelKind
 from registry.models import ModelVersion
-from tests.approvals.factories import governance_row_counts
+from tests.approvals.factories import attach_passing_evidence, governance_row_counts, run_checks
 from tests.registry.factories import (
     ModelVersionFactory,
     RegisteredModelFactory,
@@ -40,11 +42,27 @@ def ci(team):
 
 
 def submit(actor, version, **kwargs) -> PromotionRequest:
-    return services.promotion_request_submit(actor=actor, version=version, **kwargs)
+    """Submit as CI does after uploading passing evidence (issue #3 checks), then run the
+    checks as the worker would. The evidence upload shares the submit's transaction, so a
+    refused submission leaves no trace of it either."""
+    with transaction.atomic():
+        if (
+            version.state == "draft"
+            and not version.evidence.exists()
+            and permissions.can_register_for_team(actor, version.registered_model.team)
+        ):
+            attach_passing_evidence(version)
+        request = services.promotion_request_submit(actor=actor, version=version, **kwargs)
+    return run_checks(request) if request.state == "submitted" else request
 
 
 def checks_of(request: PromotionRequest) -> dict[str, bool]:
-    return dict(CheckResult.objects.filter(request=request).values_list("check_name", "passed"))
+    """The baseline checks this module is about (the evidence checks have their own tests)."""
+    return dict(
+        CheckResult.objects.filter(
+            request=request, check_name__in=["metadata_complete", "rollback_target"]
+        ).values_list("check_name", "passed")
+    )
 
 
 def test_a_version_passing_the_baseline_checks_enters_review_and_becomes_candidate(team, ci):

@@ -13,7 +13,12 @@ from audit.models import AuditEvent
 from govboard.errors import Conflict, IllegalTransition, NotPermitted
 from registry import permissions
 from registry.models import ModelVersion
-from tests.approvals.factories import governance_row_counts, request_in_review
+from tests.approvals.factories import (
+    attach_passing_evidence,
+    board_policy,
+    governance_row_counts,
+    request_in_review,
+)
 from tests.registry.factories import (
     PASSWORD,
     TeamFactory,
@@ -93,9 +98,10 @@ def test_an_approver_of_another_team_cannot_sign(team, review):
 def test_the_person_who_submitted_the_request_cannot_sign_it(team):
     # Given a person who may register for the team, holds the platform role, and submitted
     requester = team_member(team, "register_versions", "sign_as_platform")
-    request = services.promotion_request_submit(
-        actor=requester, version=ready_version(registered_model__team=team)
-    )
+    version = ready_version(registered_model__team=team)
+    board_policy(team)
+    attach_passing_evidence(version)
+    request = services.promotion_request_submit(actor=requester, version=version)
     assert request.state == "in_review"
     before = snapshot(request)
 

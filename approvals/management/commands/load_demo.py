@@ -8,7 +8,10 @@ services, so the demo's audit trail and history look exactly like real use.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import secrets
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals import services as approvals_services
-from approvals.models import PromotionRequest
+from approvals.models import GovernancePolicy, PromotionRequest, WebhookEndpoint
 from registry import permissions
 from registry import services as registry_services
 from registry.choices import DatasetUse, TokenScope
@@ -65,6 +68,64 @@ VIEW_MODELS = [
 
 def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _evidence_documents(version: ModelVersion, *, quality: float = 0.91) -> dict[str, dict]:
+    """What a CI pipeline uploads: SBOM, provenance, scans and an eval package."""
+    kind = version.registered_model.kind
+    return {
+        "sbom": {
+            "bomFormat": "CycloneDX",
+            "specVersion": "1.6",
+            "serialNumber": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, version.checksum)}",
+            "version": 1,
+            "components": [
+                {
+                    "type": "library",
+                    "bom-ref": "pkg:pypi/torch@2.5.1",
+                    "name": "torch",
+                    "version": "2.5.1",
+                    "purl": "pkg:pypi/torch@2.5.1",
+                }
+            ],
+        },
+        "provenance": {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": version.storage_uri, "digest": {"sha256": version.checksum}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {
+                "buildDefinition": {
+                    "buildType": "https://ci.demo.govboard.invalid/train/v1",
+                    "externalParameters": {"commit": version.source_commit},
+                },
+                "runDetails": {"builder": {"id": "https://ci.demo.govboard.invalid/runner"}},
+            },
+        },
+        "dependency_scan": {
+            "dependencies": [{"name": "torch", "version": "2.5.1", "vulns": []}],
+            "fixes": [],
+        },
+        "artifact_scan": {
+            "summary": {
+                "total_issues": 0,
+                "total_issues_by_severity": {},
+                "modelscan_version": "0.8.5",
+                "scanned": {"total_scanned": 1, "scanned_files": ["adapter.safetensors"]},
+            },
+            "issues": [],
+            "errors": [],
+        },
+        "eval_package": {
+            "checkpoint_id": version.checksum,
+            "prompt_checksum": version.checksum if kind in ("prompt", "config") else None,
+            "evaluated_at": "2026-10-30T12:00:00Z",
+            "metrics": {"quality": quality, "toxicity": 0.004, "jailbreak_success_rate": 0.02},
+            "segments": [
+                {"name": "locale:en", "metrics": {"quality": quality + 0.01}},
+                {"name": "locale:de", "metrics": {"quality": quality - 0.04}},
+            ],
+        },
+    }
 
 
 class Command(BaseCommand):
@@ -136,6 +197,24 @@ class Command(BaseCommand):
             actor=admin, name="ci-assistants", teams=list(teams.values())
         )
         ci = account.user
+        # Each demo team's board (platform, product, security) judges its versions under
+        # the release runbook, with metric thresholds; the default policy stays as seeded.
+        runbook = approvals_services.default_policy()
+        for team in teams.values():
+            GovernancePolicy.objects.create(
+                name=f"board-{team.slug}",
+                description=f"The {team.name} board: the release runbook, three sign-offs.",
+                team_slugs=[team.slug],
+                required_roles={"platform": 1, "product": 1, "security": 1},
+                review_steps=runbook.review_steps,
+                checks=runbook.checks,
+                metric_thresholds={"quality": {"min": 0.85}, "toxicity": {"max": 0.01}},
+            )
+        WebhookEndpoint.objects.create(
+            name="routing",
+            url="http://127.0.0.1:9/govboard-events",
+            secret=secrets.token_urlsafe(24),
+        )
         signers = {
             "platform": people["priya"],
             "product": people["omar"],
@@ -173,7 +252,13 @@ class Command(BaseCommand):
                 )
 
         def version(
-            registered: RegisteredModel, number: str, *, base=None, complete=True, method="lora"
+            registered: RegisteredModel,
+            number: str,
+            *,
+            base=None,
+            complete=True,
+            method="lora",
+            quality=0.91,
         ):
             metadata = {}
             if complete:
@@ -209,16 +294,29 @@ class Command(BaseCommand):
                         dataset_version=datasets[(registered.team.slug, use)],
                         use=use,
                     )
+                for kind, document in _evidence_documents(created, quality=quality).items():
+                    registry_services.evidence_attach(
+                        actor=ci,
+                        version=created,
+                        kind=kind,
+                        content=io.BytesIO(json.dumps(document).encode()),
+                        media_type="application/json",
+                        client_filename=f"{kind}.json",
+                    )
             return created
 
         def submit(created: ModelVersion, rollback=None) -> PromotionRequest:
-            return approvals_services.promotion_request_submit(
+            request = approvals_services.promotion_request_submit(
                 actor=ci,
                 version=created,
                 rollback_target=rollback,
                 rollback_plan="Route traffic back to the previous approved version."
                 if rollback
                 else "",
+            )
+            # The demo runs the checks itself rather than waiting for a worker.
+            return approvals_services.promotion_request_run_checks(
+                request_id=request.pk, via="demo loader"
             )
 
         def sign(request: PromotionRequest, roles: list[str]) -> None:
@@ -263,6 +361,20 @@ class Command(BaseCommand):
         # Vision: waiting for security.
         vision = model("vision", "defect-detector", "model")
         sign(submit(version(vision, "3.1.0", method="full")), ["platform", "product"])
+
+        # Vision: a German-locale quality miss (non-critical), accepted by the governance
+        # manager as a time-boxed exception; the board signs and a decision record is made.
+        segmenter = model("vision", "surface-segmenter", "model")
+        missed = submit(version(segmenter, "0.4.0", method="full", quality=0.88))
+        sign(missed, ["platform", "product", "security"])
+        approvals_services.check_override(
+            actor=people["maria"],
+            request=missed,
+            check_name="eval_thresholds",
+            justification="German-locale quality is 0.84 against 0.85; accepted for the "
+            "pilot while the next fine-tune adds German data.",
+            expires_at=timezone.now() + timedelta(days=30),
+        )
 
     def _print(self, passwords: dict[str, str], token: str) -> None:
         self.stdout.write(

@@ -1,0 +1,35 @@
+"""How things get approved: policies, promotion requests, checks, exceptions, sign-offs,
+decision records, trusted keys, second factors and outbound webhooks."""
+
+from approvals.models.policies import GovernancePolicy
+from approvals.models.requests import (
+    CheckException,
+    CheckResult,
+    DecisionRecord,
+    PromotionRequest,
+    SignOff,
+)
+from approvals.models.security import TotpDevice, TrustedSigningKey
+from approvals.models.webhooks import (
+    WEBHOOK_VERBS,
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "WEBHOOK_VERBS",
+    "CheckException",
+    "CheckResult",
+    "DecisionRecord",
+    "GovernancePolicy",
+    "PromotionRequest",
+    "SignOff",
+    "TotpDevice",
+    "TrustedSigningKey",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

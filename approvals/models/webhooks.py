@@ -1,0 +1,95 @@
+"""Outbound webhooks. The audit log is the outbox: a dispatcher turns new events into one
+delivery per (endpoint, event) — a unique constraint, so two dispatchers never double up."""
+
+from __future__ import annotations
+
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from approvals.choices import DeliveryState
+
+WEBHOOK_VERBS = ("promotion.approved", "promotion.rejected", "version.deprecate")
+
+
+class WebhookEndpoint(models.Model):
+    """A receiver (routing, platform…) of signed JSON events. Empty ``team_slugs``: all."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=200, help_text="HMAC-SHA256 key for the signature.")
+    events = models.JSONField(default=list, blank=True, help_text="Verbs; empty = all.")
+    team_slugs = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["secret"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WebhookCursor(models.Model):
+    """The id of the last audit event the dispatcher has turned into deliveries."""
+
+    name = models.CharField(max_length=50, unique=True, default="webhooks")
+    last_event_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_event_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint; its attempts are logged in ``WebhookAttempt``."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    event_id = models.BigIntegerField()
+    verb = models.CharField(max_length=64)
+    payload = models.JSONField()
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.verb} #{self.event_id} → {self.endpoint_id}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP attempt: when, what came back. Append-only."""
+
+    governance_append_only = True
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.PROTECT, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField()
+    attempted_at = models.DateTimeField(db_default=models.functions.Now())
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"

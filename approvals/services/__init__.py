@@ -1,0 +1,76 @@
+"""Every state change of the approval workflow, one transaction each, audited inside it.
+
+Admin actions, API views, commands and Celery tasks call these; nothing else changes
+approval state. Modules: ``requests`` (submit, checks, recheck, withdraw, reject, send
+back, expedite), ``signoffs`` (re-authenticated, bound sign-offs; TOTP enrolment),
+``overrides`` (exceptions for non-critical checks), ``decisions`` (signed decision
+records and approval), ``webhooks`` (outbound events), ``policies``.
+"""
+
+from approvals.choices import OPEN_REQUEST_STATES
+from approvals.models import PromotionRequest
+from approvals.services.common import assess, current_digests, signoff_problems
+from approvals.services.decisions import (
+    approve_if_ready,
+    build_statement,
+    decision_record_for,
+    signing_public_key_pem,
+    verify_decision_envelope,
+)
+from approvals.services.overrides import check_override
+from approvals.services.policies import default_policy, policy_for_version, policy_publish
+from approvals.services.requests import (
+    promotion_request_expedite,
+    promotion_request_recheck,
+    promotion_request_reject,
+    promotion_request_request_changes,
+    promotion_request_run_checks,
+    promotion_request_submit,
+    promotion_request_withdraw,
+    requests_stuck_in_checks,
+    signing_roles,
+)
+from approvals.services.signoffs import (
+    signoff_is_valid,
+    signoff_record,
+    totp_device_confirm,
+    totp_device_enrol,
+)
+from approvals.services.webhooks import deliveries_due, webhook_deliver, webhooks_dispatch
+
+
+def is_open(request: PromotionRequest) -> bool:
+    return request.state in OPEN_REQUEST_STATES
+
+
+__all__ = [
+    "approve_if_ready",
+    "assess",
+    "build_statement",
+    "check_override",
+    "current_digests",
+    "decision_record_for",
+    "default_policy",
+    "deliveries_due",
+    "is_open",
+    "policy_for_version",
+    "policy_publish",
+    "promotion_request_expedite",
+    "promotion_request_recheck",
+    "promotion_request_reject",
+    "promotion_request_request_changes",
+    "promotion_request_run_checks",
+    "promotion_request_submit",
+    "promotion_request_withdraw",
+    "requests_stuck_in_checks",
+    "signing_public_key_pem",
+    "signing_roles",
+    "signoff_is_valid",
+    "signoff_problems",
+    "signoff_record",
+    "totp_device_confirm",
+    "totp_device_enrol",
+    "verify_decision_envelope",
+    "webhook_deliver",
+    "webhooks_dispatch",
+]

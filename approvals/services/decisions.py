@@ -1,0 +1,174 @@
+"""The signed decision record and approval.
+
+When the policy's quorum has signed and nothing blocks, the decision is written as an
+in-toto Statement (subject = artifact name + sha256; predicate = request, policy version,
+evidence digests, check results, exceptions, sign-offs, approval expiry) in a DSSE
+envelope signed with the server's Ed25519 key. Only then does the version become
+approved. Anyone can verify it with standard DSSE tools and the published public key.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from approvals import signing
+from approvals.models import DecisionRecord, PromotionRequest
+from approvals.services.common import Assessment, artifact_name, assess, transition_request
+from audit.services import record
+from govboard.errors import Conflict
+from registry import services as registry_services
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://govboard.dev/decision/v1"
+
+
+def build_statement(
+    request: PromotionRequest, assessment: Assessment, *, decided_at: Any, expires_at: Any
+) -> dict[str, Any]:
+    version = request.version
+    snapshot = request.policy_snapshot
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": artifact_name(version), "digest": {"sha256": version.checksum}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "decision": "approved",
+            "request": {
+                "id": request.pk,
+                "requested_by": request.requested_by.get_username(),
+                "submitted_at": request.created_at.isoformat(),
+                "rollback_target": request.rollback_target_id,
+            },
+            "version": {"id": version.pk, "version": version.version},
+            "policy": {
+                "id": snapshot.get("id"),
+                "name": snapshot.get("name"),
+                "version": snapshot.get("version"),
+                "required_roles": snapshot.get("required_roles"),
+            },
+            "evidence": assessment.digests,
+            "checks": [
+                {
+                    "name": r.check_name,
+                    "passed": r.passed,
+                    "critical": r.critical,
+                    "detail": r.detail,
+                    "evidence_sha256": r.evidence_sha256,
+                    "run": r.run,
+                }
+                for r in sorted(assessment.results, key=lambda r: r.check_name)
+            ],
+            "exceptions": [
+                {
+                    "check": e.check_name,
+                    "justification": e.justification,
+                    "granted_by": e.granted_by.get_username(),
+                    "granted_at": e.granted_at.isoformat(),
+                    "expires_at": e.expires_at.isoformat(),
+                }
+                for e in sorted(assessment.exceptions, key=lambda e: e.pk)
+            ],
+            "signoffs": [
+                {
+                    "role": s.role,
+                    "signer": s.signer.get_username(),
+                    "signed_at": s.signed_at.isoformat(),
+                    "meaning": s.meaning,
+                    "reauthenticated_with": s.reauth_method,
+                    "binding_sha256": s.binding_sha256,
+                }
+                for s in sorted(assessment.valid_signoffs, key=lambda s: s.pk)
+            ],
+            "decided_at": decided_at.isoformat(),
+            "approval_expires_at": expires_at.isoformat(),
+            "development_key": signing.is_development_key(),
+        },
+    }
+
+
+def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
+    """On a locked request (inside the caller's transaction): if the quorum has signed
+    and nothing blocks, sign the decision record and approve request and version."""
+    assessment = assess(request)
+    if not assessment.ready:
+        return False
+    now = timezone.now()
+    validity = int(request.policy_snapshot.get("approval_validity_days", 90))
+    expires_at = now + timedelta(days=validity)
+    statement = build_statement(request, assessment, decided_at=now, expires_at=expires_at)
+    envelope = signing.dsse_sign(statement)
+    if DecisionRecord.objects.filter(request=request).exists():
+        raise Conflict("This request already has a decision record.")
+    decision = DecisionRecord.objects.create(
+        request=request,
+        envelope=envelope,
+        statement_sha256=signing.sha256_hex(signing.canonical_json(statement)),
+        keyid=envelope["signatures"][0]["keyid"],
+    )
+    before = transition_request(request, "approve")
+    request.decided_at = now
+    request.reasons = []
+    request.save()
+    version = request.version
+    record(
+        actor=actor,
+        verb="promotion.approved",
+        target=request,
+        team_id=version.registered_model.team_id,
+        data={
+            "before": {"state": before},
+            "after": {"state": request.state},
+            "approval_expires_at": expires_at.isoformat(),
+            "decision_record": decision.pk,
+            "statement_sha256": decision.statement_sha256,
+            "exceptions": [e.pk for e in assessment.exceptions],
+        },
+    )
+    registry_services.version_approve(
+        actor=actor, version=version, request_id=request.pk, expires_at=expires_at
+    )
+    from approvals.services.webhooks import nudge_dispatcher
+
+    nudge_dispatcher()
+    return True
+
+
+def decision_record_for(request: PromotionRequest | int) -> dict[str, Any] | None:
+    """The DSSE envelope of a request's decision record (None before approval)."""
+    pk = request.pk if isinstance(request, PromotionRequest) else request
+    decision = DecisionRecord.objects.filter(request_id=pk).only("envelope").first()
+    return decision.envelope if decision else None
+
+
+def signing_public_key_pem() -> str:
+    return signing.signing_public_key_pem()
+
+
+def verify_decision_envelope(
+    envelope: dict[str, Any], *, request: PromotionRequest | None = None
+) -> tuple[bool, list[str], dict[str, Any] | None]:
+    """Verify the DSSE signature with the server's public key; when ``request`` is given,
+    also that the statement names its version's artifact and checksum and its id."""
+    try:
+        statement = signing.dsse_verify(envelope)
+    except ValueError as exc:
+        return False, [str(exc)], None
+    problems = []
+    if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
+        problems.append("not a govboard decision statement")
+    if request is not None:
+        version = request.version
+        subjects = statement.get("subject") or []
+        if not any(
+            s.get("name") == artifact_name(version)
+            and (s.get("digest") or {}).get("sha256") == version.checksum
+            for s in subjects
+            if isinstance(s, dict)
+        ):
+            problems.append("the subject does not name this version's artifact and checksum")
+        if ((statement.get("predicate") or {}).get("request") or {}).get("id") != request.pk:
+            problems.append("the statement is for another request")
+    return not problems, problems, statement

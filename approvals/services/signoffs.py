@@ -1,0 +1,193 @@
+"""Signing: re-authentication (password or TOTP), separation of duties, the bound and
+server-signed sign-off, and approval when the quorum is met and nothing blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from approvals import signing, totp
+from approvals.choices import ReauthMethod, RequestState
+from approvals.models import PromotionRequest, SignOff, TotpDevice
+from approvals.services.common import (
+    assess,
+    current_digests,
+    locked_request,
+    signoff_binding,
+    signoff_problems,
+)
+from approvals.services.decisions import approve_if_ready
+from audit.services import record
+from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from registry import permissions
+
+
+def _reauthenticate(actor: Any, *, password: str, one_time_code: str | None) -> str:
+    """Fresh proof of presence at the moment of signing; returns the method used.
+
+    A one-time code is checked against the user's confirmed TOTP device and may be used
+    once (its time step must be newer than the last one used).
+    """
+    if one_time_code:
+        device = TotpDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
+        if device is None:
+            raise NotPermitted("Re-authentication failed: you have no one-time-code device.")
+        step = totp.match_step(device.secret, one_time_code)
+        if step is None or step <= device.last_used_step:
+            raise NotPermitted("Re-authentication failed: the one-time code is wrong or used.")
+        device.last_used_step = step
+        device.save(update_fields=["last_used_step"])
+        return ReauthMethod.TOTP
+    if not password or not actor.check_password(password):
+        raise NotPermitted("Re-authentication failed: enter your password to sign.")
+    return ReauthMethod.PASSWORD
+
+
+@transaction.atomic
+def signoff_record(
+    *,
+    actor: Any,
+    request: PromotionRequest | int,
+    role: str,
+    password: str = "",
+    meaning: str = "Approved for production promotion",
+    one_time_code: str | None = None,
+) -> SignOff:
+    """A board member signs for one role, re-authenticating as they do.
+
+    Refused when: re-authentication fails; the request is not in review; the role is not
+    required by the request's policy or its quorum is already met by valid sign-offs; the
+    signer lacks the object permission for the role on the model's team (no superuser or
+    global-permission short-cut); the signer requested the promotion; the signer already
+    signed this request for another role, or for this role on the same evidence; the
+    evidence changed since the checks ran. The sign-off records the server's time, the
+    role, what it means, and is bound (and server-signed) to the artifact checksum and the
+    evidence digests. When the last required sign-off lands and nothing blocks, the
+    decision record is signed and the request and version become ``approved``.
+    """
+    meaning = (meaning or "").strip()
+    if not meaning:
+        raise InvalidInput("Say what your signature means.")
+    reauth_method = _reauthenticate(actor, password=password, one_time_code=one_time_code)
+    locked = locked_request(request)
+    version = locked.version
+    team = version.registered_model.team
+    required: dict[str, int] = locked.policy_snapshot["required_roles"]
+    if not permissions.can_sign_for_role(actor, team, role):
+        raise NotPermitted(f"You do not hold the {role} approver role for team {team.slug}.")
+    if actor.pk == locked.requested_by_id:
+        raise NotPermitted("Separation of duties: the requester cannot sign their own request.")
+    if locked.state != RequestState.IN_REVIEW:
+        raise IllegalTransition(
+            f"The request is {locked.state}; only requests in review can be signed."
+        )
+    if role not in required:
+        raise InvalidInput(f"The policy does not require a {role} sign-off.")
+    digests = current_digests(version)
+    if locked.checked_evidence != digests:
+        raise Conflict(
+            "The artifact or evidence changed since the checks ran: re-run the checks first."
+        )
+    existing = list(SignOff.objects.filter(request=locked))
+    valid = [s for s in existing if not signoff_problems(s, request=locked, digests=digests)]
+    mine = [s for s in existing if s.signer_id == actor.pk]
+    if any(s.role != role for s in mine):
+        raise NotPermitted(
+            f"Separation of duties: you have already signed this request (as {mine[0].role}); "
+            "one person signs for one role per request."
+        )
+    if any(s.signer_id == actor.pk for s in valid):
+        raise NotPermitted("Separation of duties: you have already signed this request.")
+    if sum(1 for s in valid if s.role == role) >= required[role]:
+        raise Conflict(f"The {role} sign-off quorum is already met.")
+    signed_at = timezone.now()  # server time only: nothing the client sends is trusted
+    binding = signoff_binding(
+        request=locked,
+        version=version,
+        role=role,
+        signer=actor,
+        meaning=meaning,
+        digests=digests,
+        signed_at=signed_at,
+        reauth_method=reauth_method,
+    )
+    payload = signing.canonical_json(binding)
+    signature, keyid = signing.sign_bytes(payload)
+    try:
+        with transaction.atomic():
+            signoff = SignOff.objects.create(
+                request=locked,
+                role=role,
+                signer=actor,
+                signed_checksum=version.checksum,
+                evidence_digests=digests,
+                meaning=meaning,
+                reauth_method=reauth_method,
+                binding=binding,
+                binding_sha256=signing.sha256_hex(payload),
+                signature=signature,
+                keyid=keyid,
+                signed_at=signed_at,
+            )
+    except IntegrityError as exc:
+        raise Conflict("You have already signed this request.") from exc
+    record(
+        actor=actor,
+        verb="promotion.signed",
+        target=locked,
+        team_id=team.pk,
+        data={
+            "role": role,
+            "signoff": signoff.pk,
+            "checksum": version.checksum,
+            "evidence": digests,
+            "meaning": meaning,
+            "reauthenticated_with": reauth_method,
+            "binding_sha256": signoff.binding_sha256,
+        },
+    )
+    approve_if_ready(actor=actor, request=locked)
+    return signoff
+
+
+def signoff_is_valid(signoff: SignOff) -> bool:
+    """Whether a stored sign-off still counts for its request (SIG-1)."""
+    request = PromotionRequest.objects.select_related("version").get(pk=signoff.request_id)
+    return not signoff_problems(signoff, request=request, digests=current_digests(request.version))
+
+
+@transaction.atomic
+def totp_device_enrol(*, actor: Any) -> tuple[TotpDevice, str]:
+    """Start (or restart) enrolment: a new secret, unconfirmed until a code is shown."""
+    device, _ = TotpDevice.objects.select_for_update().get_or_create(
+        user=actor, defaults={"secret": totp.new_secret()}
+    )
+    device.secret = totp.new_secret()
+    device.confirmed = False
+    device.last_used_step = 0
+    device.save()
+    record(actor=actor, verb="totp.enrolment_started", target=device)
+    return device, totp.provisioning_uri(device.secret, account=actor.get_username())
+
+
+@transaction.atomic
+def totp_device_confirm(*, actor: Any, code: str) -> TotpDevice:
+    """Confirm enrolment with a current code from the authenticator."""
+    device = TotpDevice.objects.select_for_update().filter(user=actor).first()
+    if device is None:
+        raise Conflict("Start enrolment first.")
+    step = totp.match_step(device.secret, code)
+    if step is None:
+        raise InvalidInput("The code does not match; check the device clock.")
+    device.confirmed = True
+    device.last_used_step = step
+    device.save()
+    record(actor=actor, verb="totp.confirmed", target=device)
+    return device
+
+
+def request_assessment(request: PromotionRequest) -> Any:
+    """Public wrapper over the gate (for selectors and the admin)."""
+    return assess(request)

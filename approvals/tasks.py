@@ -1,0 +1,49 @@
+"""Celery tasks: thin, idempotent wrappers over approval services. They take ids and
+re-fetch; running one twice changes nothing the second time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from approvals import services
+
+
+@shared_task(bind=True, name="approvals.tasks.run_promotion_checks", acks_late=True)
+def run_promotion_checks(self, request_id: int) -> str | None:
+    """Run the automated checks of one request (no-op unless submitted/checking)."""
+    request = services.promotion_request_run_checks(
+        request_id=request_id, via=f"system:task {self.request.id}"
+    )
+    return request.state if request else None
+
+
+@shared_task(name="approvals.tasks.requeue_stuck_checks")
+def requeue_stuck_checks() -> int:
+    """Re-enqueue requests waiting in submitted/checking too long (the outbox sweep)."""
+    minutes = int(getattr(settings, "GOVBOARD_CHECKS_STUCK_MINUTES", 5))
+    ids = services.requests_stuck_in_checks(older_than=timedelta(minutes=minutes))
+    for request_id in ids:
+        run_promotion_checks.delay(request_id)
+    return len(ids)
+
+
+@shared_task(name="approvals.tasks.dispatch_webhooks")
+def dispatch_webhooks() -> int:
+    """Turn new audit events into deliveries and send the due ones."""
+    ids = services.webhooks_dispatch() + services.deliveries_due()
+    for delivery_id in dict.fromkeys(ids):
+        deliver_webhook.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(bind=True, name="approvals.tasks.deliver_webhook", max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """One attempt; on failure Celery retries with exponential backoff (every attempt is
+    logged in ``WebhookAttempt``; the periodic dispatcher also picks up due retries)."""
+    state, retry_in = services.webhook_deliver(delivery_id=delivery_id)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
+    return state
