@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import functools
 import hashlib
 import json
@@ -127,7 +128,8 @@ def dsse_verify(envelope: dict[str, Any], *, key: Key | None = None) -> dict[str
     """Verify with securesystemslib; return the statement or raise ``ValueError``."""
     key = key or signing_public_key()
     try:
-        parsed = Envelope.from_dict(envelope)
+        # from_dict pops keys out of the dicts it is given: never hand it the caller's.
+        parsed = Envelope.from_dict(copy.deepcopy(envelope))
         if parsed.payload_type != IN_TOTO_PAYLOAD_TYPE:
             raise ValueError(f"unexpected payloadType {parsed.payload_type!r}")
         parsed.verify([key], 1)
