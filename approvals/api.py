@@ -14,7 +14,9 @@ from approvals import selectors, services
 from approvals.models import CheckResult, PromotionRequest, SignOff
 from govboard.errors import InvalidInput
 from registry import selectors as registry_selectors
+from registry.api.schema import ProblemAutoSchema
 from registry.api.serializers import StrictSerializer, VersionSerializer
+from registry.api.views import text_query_params
 
 
 class SignOffSerializer(serializers.ModelSerializer):
@@ -75,23 +77,26 @@ class VersionStatusSerializer(VersionSerializer):
 class PromotionRequestListCreateView(generics.GenericAPIView):
     """List visible promotion requests (filter by state, team, version) or request one."""
 
+    schema = ProblemAutoSchema()
+
     serializer_class = PromotionRequestSerializer
 
     def get_queryset(self):
         queryset = selectors.request_with_evidence(
             selectors.requests_visible_to(self.request.user)
         ).order_by("-id")
-        params = self.request.query_params
+        params = text_query_params(self.request)
         if params.get("state"):
             queryset = queryset.filter(state=params["state"])
         if params.get("team"):
             queryset = queryset.filter(version__registered_model__team__slug=params["team"])
-        if params.get("version", "").isdigit():
+        if params.get("version", "").isascii() and params.get("version", "").isdigit():
             queryset = queryset.filter(version_id=int(params["version"]))
         return queryset
 
     @extend_schema(
         operation_id="promotion_requests_list",
+        responses=PromotionRequestSerializer(many=True),
         parameters=[
             OpenApiParameter("state", str),
             OpenApiParameter("team", str),
@@ -102,7 +107,7 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(PromotionRequestSerializer(page, many=True).data)
 
-    @extend_schema(request=PromotionSubmitSerializer, responses=PromotionRequestSerializer)
+    @extend_schema(request=PromotionSubmitSerializer, responses={201: PromotionRequestSerializer})
     def post(self, request: Request) -> Response:
         serializer = PromotionSubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -132,6 +137,8 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
 
 
 class PromotionRequestDetailView(APIView):
+    schema = ProblemAutoSchema()
+
     @extend_schema(responses=PromotionRequestSerializer)
     def get(self, request: Request, pk: int) -> Response:
         promotion = (
@@ -146,6 +153,8 @@ class PromotionRequestDetailView(APIView):
 
 class VersionStatusView(APIView):
     """A version with its promotion requests, their checks and sign-offs."""
+
+    schema = ProblemAutoSchema()
 
     @extend_schema(responses=VersionStatusSerializer)
     def get(self, request: Request, pk: int) -> Response:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.http import Http404
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
@@ -16,6 +18,7 @@ from govboard.errors import InvalidInput
 from govboard.parsers import PayloadTooLarge, StrictJSONParser
 from registry import selectors, services
 from registry.api.idempotency import idempotent
+from registry.api.schema import ProblemAutoSchema
 from registry.api.serializers import (
     DeploymentEndSerializer,
     DeploymentSerializer,
@@ -34,15 +37,22 @@ from registry.models import Evidence
 class RegisteredModelView(APIView):
     """Read, create or update a registered model's metadata."""
 
+    schema = ProblemAutoSchema()
+
     @extend_schema(responses=RegisteredModelSerializer)
     def get(self, request: Request, team: str, name: str) -> Response:
+        _refuse_nul_in_path(team, name)
         model = selectors.models_visible_to(request.user).filter(team__slug=team, name=name).first()
         if model is None:
             raise Http404
         return Response(RegisteredModelSerializer(model).data)
 
-    @extend_schema(request=RegisteredModelWriteSerializer, responses=RegisteredModelSerializer)
+    @extend_schema(
+        request=RegisteredModelWriteSerializer,
+        responses={200: RegisteredModelSerializer, 201: RegisteredModelSerializer},
+    )
     def put(self, request: Request, team: str, name: str) -> Response:
+        _refuse_nul_in_path(team, name)
         team_obj = selectors.team_for_user(request.user, team)
         if team_obj is None:
             raise Http404
@@ -67,6 +77,8 @@ VERSION_FILTERS = [
 class VersionListCreateView(generics.GenericAPIView):
     """List visible versions (newest first), or register one (idempotent)."""
 
+    schema = ProblemAutoSchema()
+
     serializer_class = VersionSerializer
 
     def get_queryset(self):
@@ -74,7 +86,7 @@ class VersionListCreateView(generics.GenericAPIView):
         queryset = selectors.versions_visible_to(self.request.user).order_by(
             "registered_model__team__slug", "registered_model__name", "-semver_key"
         )
-        params = self.request.query_params
+        params = text_query_params(self.request)
         if params.get("team"):
             queryset = queryset.filter(registered_model__team__slug=params["team"])
         if params.get("model"):
@@ -83,7 +95,11 @@ class VersionListCreateView(generics.GenericAPIView):
             queryset = queryset.filter(state=params["state"])
         return queryset
 
-    @extend_schema(operation_id="versions_list", parameters=VERSION_FILTERS)
+    @extend_schema(
+        operation_id="versions_list",
+        parameters=VERSION_FILTERS,
+        responses=VersionSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(VersionSerializer(page, many=True).data)
@@ -128,6 +144,8 @@ class VersionListCreateView(generics.GenericAPIView):
 
 class VersionEvidenceView(APIView):
     """List a version's evidence, or upload one document (multipart or JSON)."""
+
+    schema = ProblemAutoSchema()
 
     parser_classes = [MultiPartParser, StrictJSONParser]
 
@@ -186,21 +204,24 @@ class VersionEvidenceView(APIView):
 class DeploymentListCreateView(generics.GenericAPIView):
     """List deployments (filter by environment, customer scope, time window) or record one."""
 
+    schema = ProblemAutoSchema()
+
     serializer_class = DeploymentSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        params = text_query_params(self.request)
         return selectors.deployments_visible_to(
             self.request.user,
             environment=params.get("environment") or None,
             customer_scope=params.get("customer_scope") or None,
             version_id=_int_or_none(params.get("version")),
-            active_from=params.get("from") or None,
-            active_until=params.get("until") or None,
+            active_from=_aware_datetime_or_none(params.get("from"), "from"),
+            active_until=_aware_datetime_or_none(params.get("until"), "until"),
         )
 
     @extend_schema(
         operation_id="deployments_list",
+        responses=DeploymentSerializer(many=True),
         parameters=[
             OpenApiParameter("environment", str),
             OpenApiParameter("customer_scope", str),
@@ -229,6 +250,8 @@ class DeploymentListCreateView(generics.GenericAPIView):
 class DeploymentEndView(APIView):
     """Close a deployment window."""
 
+    schema = ProblemAutoSchema()
+
     @extend_schema(request=DeploymentEndSerializer, responses=DeploymentSerializer)
     def post(self, request: Request, pk: int) -> Response:
         deployment = selectors.deployments_visible_to(request.user).filter(pk=pk).first()
@@ -245,6 +268,22 @@ class DeploymentEndView(APIView):
         return Response(DeploymentSerializer(deployment).data)
 
 
+def text_query_params(request: Request) -> Any:
+    """The query parameters, refusing NUL characters (PostgreSQL text cannot hold them: a
+    filter with one was a 500)."""
+    params = request.query_params
+    for name, values in params.lists():
+        if "\x00" in name or any("\x00" in value for value in values):
+            raise InvalidInput(f"Query parameter {name!r} contains a NUL character.")
+    return params
+
+
+def _refuse_nul_in_path(*values: str) -> None:
+    # No team or model name holds NUL (slug validation), so such a path names nothing.
+    if any("\x00" in value for value in values):
+        raise Http404
+
+
 def _int_or_none(value: str | None) -> int | None:
     if value is None or value == "":
         return None
@@ -252,3 +291,20 @@ def _int_or_none(value: str | None) -> int | None:
         return int(value)
     except ValueError as exc:
         raise InvalidInput("version must be an integer id.") from exc
+
+
+def _aware_datetime_or_none(value: str | None, name: str) -> str | None:
+    """An ISO datetime with a zone, normalised to UTC; impossible or out-of-range is a 400.
+
+    ``parse_datetime`` raises on impossible dates (Feb 30) and converting an offset at the
+    calendar's edge to UTC overflows: both were 500s.
+    """
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError):
+        pass
+    raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
