@@ -15,6 +15,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -42,7 +43,9 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _development_allowed() -> bool:
-    module = getattr(settings, "SETTINGS_MODULE", "") or ""
+    module = getattr(settings, "SETTINGS_MODULE", "") or os.environ.get(
+        "DJANGO_SETTINGS_MODULE", ""
+    )
     return bool(settings.DEBUG or module.endswith(".test") or settings.GOVBOARD_DEMO)
 
 
