@@ -26,6 +26,13 @@ class CredentialRateThrottle(SimpleRateThrottle):
             ident = f"anon:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
+    def get_rate(self) -> str | None:
+        # DRF copies the rates into a class attribute at import time; read the live
+        # settings so a changed rate (override_settings, a reload) takes effect.
+        from rest_framework.settings import api_settings
+
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
     def allow_request(self, request: Any, view: Any) -> bool:
         try:
             return super().allow_request(request, view)

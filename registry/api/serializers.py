@@ -6,6 +6,7 @@ import io
 import json
 
 from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from registry.choices import EvidenceKind, FineTuneMethod, ModelKind, RiskRating
@@ -208,6 +209,17 @@ class DeploymentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 datetime that must carry its time zone (no guessing what 09:00 meant)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and parsed.tzinfo is None:
+                raise serializers.ValidationError("Give the time zone (e.g. Z or +02:00).")
+        return super().to_internal_value(value)
+
+
 class DeploymentWriteSerializer(StrictSerializer):
     version = serializers.IntegerField(min_value=1)
     environment = serializers.SlugField(max_length=64)
@@ -215,9 +227,9 @@ class DeploymentWriteSerializer(StrictSerializer):
     customer_scope = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
     )
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    started_at = AwareDateTimeField()
+    ended_at = AwareDateTimeField(required=False, allow_null=True, default=None)
 
 
 class DeploymentEndSerializer(StrictSerializer):
-    ended_at = serializers.DateTimeField()
+    ended_at = AwareDateTimeField()

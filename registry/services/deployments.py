@@ -46,8 +46,9 @@ def deployment_record(
         raise IllegalTransition(
             f"Only approved versions may be deployed; this version is {locked.state}."
         )
-    if started_at > timezone.now() + timedelta(minutes=5):
-        raise InvalidInput("A deployment cannot start in the future.")
+    _not_in_future(started_at, "start")
+    if ended_at is not None:
+        _not_in_future(ended_at, "end")
     deployment = Deployment(
         version=locked,
         environment=environment,
@@ -97,6 +98,7 @@ def deployment_end(*, actor: Any, deployment: Deployment | int, ended_at: dateti
         raise IllegalTransition("This deployment has already ended.")
     if ended_at <= locked.started_at:
         raise InvalidInput("A deployment must end after it starts.")
+    _not_in_future(ended_at, "end")
     locked.ended_at = ended_at
     locked.save(update_fields=["ended_at"])
     record(
@@ -107,3 +109,12 @@ def deployment_end(*, actor: Any, deployment: Deployment | int, ended_at: dateti
         data={"before": {"ended_at": None}, "after": {"ended_at": ended_at.isoformat()}},
     )
     return locked
+
+
+# Clocks drift: a few minutes ahead is tolerated, a deployment dated later is not a record.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_in_future(moment: datetime, what: str) -> None:
+    if moment > timezone.now() + _CLOCK_SKEW:
+        raise InvalidInput(f"A deployment cannot {what} in the future: record it when it happens.")

@@ -14,7 +14,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from govboard.throttling import CredentialRateThrottle
 from registry import permissions, services
 from registry.choices import TokenScope
 from registry.models import ApiToken
@@ -171,12 +170,8 @@ def test_a_read_only_token_cannot_write_even_for_its_own_team(team, api_client):
 
 
 @pytest.fixture
-def three_per_minute(monkeypatch):
-    """Throttle budget of 3 requests a minute, from a clean cache.
-
-    DRF binds ``SimpleRateThrottle.THROTTLE_RATES`` at import time, so ``override_settings``
-    alone does not reach the throttle: the class attribute is patched to the same value.
-    """
+def three_per_minute():
+    """Throttle budget of 3 requests a minute (from the live settings), from a clean cache."""
     rates = {"credential": "3/min"}
     cache.clear()
     with override_settings(
@@ -185,7 +180,6 @@ def three_per_minute(monkeypatch):
             "DEFAULT_THROTTLE_RATES": rates,
         }
     ):
-        monkeypatch.setattr(CredentialRateThrottle, "THROTTLE_RATES", rates)
         yield
     cache.clear()
 
