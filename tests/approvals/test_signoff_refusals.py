@@ -18,6 +18,7 @@ from tests.approvals.factories import (
     board_policy,
     governance_row_counts,
     request_in_review,
+    run_checks,
 )
 from tests.registry.factories import (
     PASSWORD,
@@ -101,7 +102,7 @@ def test_the_person_who_submitted_the_request_cannot_sign_it(team):
     version = ready_version(registered_model__team=team)
     board_policy(team)
     attach_passing_evidence(version)
-    request = services.promotion_request_submit(actor=requester, version=version)
+    request = run_checks(services.promotion_request_submit(actor=requester, version=version))
     assert request.state == "in_review"
     before = snapshot(request)
 
@@ -176,7 +177,7 @@ def test_a_request_sent_back_for_changes_cannot_be_signed(team):
     account, _ = service_account_with_token(teams=[team])
     incomplete = ready_version(registered_model__team=team)
     incomplete.dataset_links.filter(use="eval").delete()
-    request = services.promotion_request_submit(actor=account.user, version=incomplete)
+    request = run_checks(services.promotion_request_submit(actor=account.user, version=incomplete))
     assert request.state == "changes_requested"
     platform = approver(team, "platform")
     before = snapshot(request)
