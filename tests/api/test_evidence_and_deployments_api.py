@@ -296,3 +296,25 @@ def test_ending_another_teams_deployment_is_a_404(world):
     # Then it is a 404 and nothing changed
     assert_problem(response, 404)
     assert governance_snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"started_at": "2026-01-01T09:00:00"},  # no time zone
+        {"started_at": (timezone.now() + timedelta(days=2)).isoformat()},  # in the future
+        {"ended_at": (timezone.now() + timedelta(days=2)).isoformat()},
+    ],
+    ids=["naive-start", "future-start", "future-end"],
+)
+def test_a_deployment_without_a_time_zone_or_dated_in_the_future_is_a_400(world, overrides):
+    # Given team A's approved version and a snapshot of everything
+    before, deployments = governance_snapshot(), Deployment.objects.count()
+
+    # When its CI records a deployment with an ambiguous or impossible time
+    response = record(world, world.approved_a, **overrides)
+
+    # Then it is refused and nothing changed
+    assert_problem(response, 400)
+    assert Deployment.objects.count() == deployments
+    assert governance_snapshot() == before
