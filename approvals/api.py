@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import selectors, services
-from approvals.models import CheckResult, PromotionRequest, SignOff
-from govboard.errors import InvalidInput
+from approvals import selectors, services, signing
+from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
+from govboard.errors import DomainError, InvalidInput
 from registry import selectors as registry_selectors
 from registry.api.schema import ProblemAutoSchema
 from registry.api.serializers import StrictSerializer, VersionSerializer
@@ -58,6 +59,65 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
             "decided_at",
         ]
         read_only_fields = fields
+
+
+class ReviewStepSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    type = serializers.CharField()
+    owner_role = serializers.CharField()
+    sla_business_days = serializers.IntegerField()
+    due_at = serializers.DateTimeField(allow_null=True)
+    done = serializers.BooleanField()
+    overdue = serializers.BooleanField()
+
+
+class CheckExceptionSerializer(serializers.ModelSerializer):
+    granted_by = serializers.CharField(source="granted_by.username")
+
+    class Meta:
+        model = CheckException
+        fields = ["check_name", "justification", "granted_by", "granted_at", "expires_at"]
+        read_only_fields = fields
+
+
+class SignOffStatusSerializer(serializers.Serializer):
+    role = serializers.CharField(source="signoff.role")
+    signer = serializers.CharField(source="signoff.signer.username")
+    signed_at = serializers.DateTimeField(source="signoff.signed_at")
+    signed_checksum = serializers.CharField(source="signoff.signed_checksum")
+    meaning = serializers.CharField(source="signoff.meaning")
+    valid = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class PromotionRequestDetailSerializer(serializers.Serializer):
+    """A request as CI and reviewers need it: state, what blocks it, checks, sign-offs."""
+
+    id = serializers.IntegerField(source="request.id")
+    version = serializers.IntegerField(source="request.version_id")
+    state = serializers.CharField(source="request.state")
+    policy = serializers.JSONField(source="request.policy_snapshot")
+    requested_by = serializers.CharField(source="request.requested_by.username")
+    priority = serializers.IntegerField(source="request.priority")
+    due_at = serializers.DateTimeField(source="request.due_at", allow_null=True)
+    is_overdue = serializers.BooleanField()
+    rollback_target = serializers.IntegerField(source="request.rollback_target_id", allow_null=True)
+    rollback_plan = serializers.CharField(source="request.rollback_plan")
+    reasons = serializers.JSONField(source="request.reasons")
+    blocked_reasons = serializers.ListField(child=serializers.CharField())
+    missing_roles = serializers.DictField(child=serializers.IntegerField())
+    checks = CheckResultSerializer(many=True)
+    exceptions = CheckExceptionSerializer(many=True)
+    signoffs = SignOffStatusSerializer(many=True)
+    steps = ReviewStepSerializer(many=True)
+    evidence_digests = serializers.DictField(child=serializers.CharField())
+    decision_available = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField(source="request.created_at")
+    decided_at = serializers.DateTimeField(source="request.decided_at", allow_null=True)
+
+    def get_decision_available(self, detail: selectors.RequestDetail) -> bool:
+        return detail.decision_record is not None
 
 
 class PromotionSubmitSerializer(StrictSerializer):
@@ -136,19 +196,92 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
         return Response(PromotionRequestSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
 
+def _visible_request(request: Request, pk: int) -> PromotionRequest:
+    found = selectors.requests_visible_to(request.user).filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _detail_response(request: Request, pk: int, *, status_code: int = 200) -> Response:
+    try:
+        detail = selectors.request_detail(request.user, pk)
+    except PromotionRequest.DoesNotExist as exc:
+        raise Http404 from exc
+    return Response(PromotionRequestDetailSerializer(detail).data, status=status_code)
+
+
 class PromotionRequestDetailView(APIView):
+    """A request with what blocks it: checks, exceptions, sign-offs, due dates."""
+
     schema = ProblemAutoSchema()
 
-    @extend_schema(responses=PromotionRequestSerializer)
+    @extend_schema(responses=PromotionRequestDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        promotion = (
-            selectors.request_with_evidence(selectors.requests_visible_to(request.user))
-            .filter(pk=pk)
-            .first()
+        return _detail_response(request, pk)
+
+
+class PromotionRequestWithdrawView(APIView):
+    """CI (or the requester, or a manager) withdraws an open request."""
+
+    schema = ProblemAutoSchema()
+
+    @extend_schema(request=None, responses=PromotionRequestDetailSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        services.promotion_request_withdraw(
+            actor=request.user, request=_visible_request(request, pk)
         )
-        if promotion is None:
-            raise Http404
-        return Response(PromotionRequestSerializer(promotion).data)
+        return _detail_response(request, pk)
+
+
+class PromotionRequestRecheckView(APIView):
+    """Re-run the automated checks of an open request (e.g. after new evidence)."""
+
+    schema = ProblemAutoSchema()
+
+    @extend_schema(request=None, responses={202: PromotionRequestDetailSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        services.promotion_request_recheck(
+            actor=request.user, request=_visible_request(request, pk)
+        )
+        return _detail_response(request, pk, status_code=status.HTTP_202_ACCEPTED)
+
+
+class DecisionRecordView(APIView):
+    """The signed decision record (a DSSE envelope around an in-toto Statement)."""
+
+    schema = ProblemAutoSchema()
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        envelope = services.decision_record_for(_visible_request(request, pk))
+        if envelope is None:
+            raise NoDecisionYet("This request has no decision record yet: it is not approved.")
+        return Response(envelope)
+
+
+class SigningKeyView(APIView):
+    """The public key that verifies decision records. Public by design: anyone may verify."""
+
+    schema = ProblemAutoSchema()
+    authentication_classes: list = []
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "keyid": signing.signing_public_key().keyid,
+                "scheme": "ed25519",
+                "public_key_pem": services.signing_public_key_pem(),
+                "payload_type": "application/vnd.in-toto+json",
+            }
+        )
+
+
+class NoDecisionYet(DomainError):
+    status_code = 404
+    code = "no-decision"
+    title = "No decision record"
 
 
 class VersionStatusView(APIView):

@@ -21,6 +21,7 @@ from registry.models import ApiToken
 class Rule:
     scope: str | None  # the token scope required; None: tokens may not call it
     session: bool = True  # whether signed-in people may call it
+    public: bool = False  # anyone, even anonymous (published verification material)
 
 
 READ = Rule(TokenScope.READ)
@@ -38,6 +39,10 @@ API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:promotion-request-detail": {"GET": READ},
     "v1:deployment-list": {"GET": READ, "POST": DEPLOY},
     "v1:deployment-end": {"POST": DEPLOY},
+    "v1:promotion-request-withdraw": {"POST": PROMOTE},
+    "v1:promotion-request-recheck": {"POST": PROMOTE},
+    "v1:promotion-request-decision": {"GET": READ},
+    "v1:signing-key": {"GET": Rule(TokenScope.READ, public=True)},
 }
 
 
@@ -58,12 +63,14 @@ class PolicyTablePermission(BasePermission):
     message = "This credential may not call this endpoint."
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        user = request.user
-        if not user or not user.is_authenticated:
-            return False
         match = getattr(request, "resolver_match", None)
         rule = rule_for(match.view_name if match else None, request.method)
         if rule is None:
+            return False
+        if rule.public:
+            return True
+        user = request.user
+        if not user or not user.is_authenticated:
             return False
         if isinstance(request.auth, ApiToken):
             self.message = "This token's scopes do not allow this action."

@@ -33,6 +33,22 @@ api_v1 = [
         approvals_api.PromotionRequestDetailView.as_view(),
         name="promotion-request-detail",
     ),
+    path(
+        "promotion-requests/<int:pk>/withdraw/",
+        approvals_api.PromotionRequestWithdrawView.as_view(),
+        name="promotion-request-withdraw",
+    ),
+    path(
+        "promotion-requests/<int:pk>/recheck/",
+        approvals_api.PromotionRequestRecheckView.as_view(),
+        name="promotion-request-recheck",
+    ),
+    path(
+        "promotion-requests/<int:pk>/decision/",
+        approvals_api.DecisionRecordView.as_view(),
+        name="promotion-request-decision",
+    ),
+    path("signing-key/", approvals_api.SigningKeyView.as_view(), name="signing-key"),
 ]
 
 urlpatterns = [

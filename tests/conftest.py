@@ -78,3 +78,28 @@ def default_policy(db):
 @pytest.fixture
 def in_a_day():
     return timezone.now() + timedelta(days=1)
+
+
+def reseed_governance_policies() -> None:
+    """Replay the policy data migrations (a transactional test's flush removed their rows).
+
+    Serialized rollback cannot be used for this: transactional tests that ran earlier
+    recreate content types with new ids, and restoring the old ids then collides.
+    """
+    import importlib
+
+    from django.apps import apps
+
+    from approvals.models import GovernancePolicy
+
+    if GovernancePolicy.objects.exists():
+        return
+    importlib.import_module("approvals.migrations.0002_default_policy").seed_default_policy(
+        apps, None
+    )
+    importlib.import_module("approvals.migrations.0004_release_runbook_policy").seed(apps, None)
+
+
+@pytest.fixture
+def seeded_policies(transactional_db):
+    reseed_governance_policies()

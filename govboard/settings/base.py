@@ -175,13 +175,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(_BROKER_DIR / "out"),
         "data_folder_out": str(_BROKER_DIR / "out"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": 3600}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for _folder in ("out", "processed"):
+    for _folder in ("out", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -212,8 +213,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Requests waiting in submitted/checking longer than this are enqueued again.
 GOVBOARD_CHECKS_STUCK_MINUTES = env_int("GOVBOARD_CHECKS_STUCK_MINUTES", 5)
-# Run the automated checks inside the submit transaction instead of a worker.
-GOVBOARD_RUN_CHECKS_INLINE = env_bool("GOVBOARD_RUN_CHECKS_INLINE", True)
+# The automated checks run in a Celery worker (enqueued after the submit commits). Setting
+# this runs them inside the submit transaction instead (a single-process deployment).
+GOVBOARD_RUN_CHECKS_INLINE = env_bool("GOVBOARD_RUN_CHECKS_INLINE", False)
 # Local directories whose file:// artifacts the checks may read, hash and scan.
 GOVBOARD_ARTIFACT_ROOTS = env_list("GOVBOARD_ARTIFACT_ROOTS", [])
 

@@ -6,7 +6,9 @@ from govboard.settings.base import DATABASES
 SECRET_KEY = "test-only-not-a-secret"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0
-CELERY_TASK_ALWAYS_EAGER = False
+# Tasks sent with .delay() run in the sending process: the on-commit dispatch path is the
+# real one, without a worker. Tests that depend on a worker start a real one.
+CELERY_TASK_ALWAYS_EAGER = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

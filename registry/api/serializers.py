@@ -214,7 +214,10 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            parsed = parse_datetime(value.strip())
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError as exc:  # a well-formed but impossible date (Feb 30th)
+                raise serializers.ValidationError("Not a valid date and time.") from exc
             if parsed is not None and parsed.tzinfo is None:
                 raise serializers.ValidationError("Give the time zone (e.g. Z or +02:00).")
         return super().to_internal_value(value)

@@ -48,6 +48,19 @@ def write(success: int) -> dict[str, int]:
     return row(anonymous=401, people_who_see_a=403, writers=success, read_token=403, blind=404)
 
 
+def request_action(success: int) -> dict[str, int]:
+    """Withdraw / recheck: the team's CI and registrars, and the team's manager, may act."""
+    expected = write(success)
+    expected["manager"] = success
+    return expected
+
+
+# No decision exists for team A's open request: callers who see it get the same 404
+# ("no decision yet") as those who may not see it ("not found").
+NO_DECISION_YET = row(anonymous=401, people_who_see_a=404, writers=404, read_token=404, blind=404)
+PUBLIC = row(anonymous=200, people_who_see_a=200, writers=200, read_token=200, blind=200)
+
+
 # THE table: (route name, method) → caller → expected status.
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:version-list", "GET"): READ_LIST,
@@ -63,6 +76,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:deployment-list", "GET"): READ_LIST,
     ("v1:deployment-list", "POST"): write(201),
     ("v1:deployment-end", "POST"): write(200),
+    ("v1:promotion-request-withdraw", "POST"): request_action(200),
+    ("v1:promotion-request-recheck", "POST"): request_action(202),
+    ("v1:promotion-request-decision", "GET"): NO_DECISION_YET,
+    ("v1:signing-key", "GET"): PUBLIC,
 }
 
 
@@ -122,6 +139,16 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
             },
             format="json",
         ),
+        ("v1:promotion-request-withdraw", "POST"): lambda: client.post(
+            f"/api/v1/promotion-requests/{world.request_a.pk}/withdraw/"
+        ),
+        ("v1:promotion-request-recheck", "POST"): lambda: client.post(
+            f"/api/v1/promotion-requests/{world.request_a.pk}/recheck/"
+        ),
+        ("v1:promotion-request-decision", "GET"): lambda: client.get(
+            f"/api/v1/promotion-requests/{world.request_a.pk}/decision/"
+        ),
+        ("v1:signing-key", "GET"): lambda: client.get("/api/v1/signing-key/"),
         ("v1:deployment-end", "POST"): lambda: client.post(
             f"/api/v1/deployments/{world.deployment_a.pk}/end/",
             {"ended_at": now.isoformat()},

@@ -58,9 +58,9 @@ def _log_in(page, live_server, username: str) -> None:
     page.wait_for_url(f"{live_server.url}/admin/")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_three_board_members_sign_off_in_the_browser_and_the_version_is_approved(
-    live_server, browser
+    live_server, browser, seeded_policies
 ):
     # Given a request in review and one approver per required role
     request = request_in_review()
@@ -94,8 +94,10 @@ def test_three_board_members_sign_off_in_the_browser_and_the_version_is_approved
     assert request.version.state == "approved"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_wrong_password_in_the_browser_is_refused_and_nothing_is_signed(live_server, browser):
+@pytest.mark.django_db(transaction=True)
+def test_a_wrong_password_in_the_browser_is_refused_and_nothing_is_signed(
+    live_server, browser, seeded_policies
+):
     # Given a request in review and a platform approver
     request = request_in_review()
     signer = approver(request.version.registered_model.team, "platform", username="plat")
