@@ -114,7 +114,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
+# Uploaded evidence; web and worker processes must see the same folder (or use object storage).
+MEDIA_ROOT = Path(env_str("GOVBOARD_MEDIA_ROOT", str(VAR_DIR / "media")))
 
 LOGIN_URL = "admin:login"
 
