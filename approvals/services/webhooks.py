@@ -18,6 +18,7 @@ import urllib.request
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +31,6 @@ from approvals.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from audit.models import AuditEvent
 from audit.services import events_after
 from registry.models import ModelVersion
 
@@ -66,7 +66,7 @@ def nudge_dispatcher() -> None:
     transaction.on_commit(send)
 
 
-def _model_for(event: AuditEvent) -> dict[str, Any]:
+def _model_for(event: Any) -> dict[str, Any]:
     version = None
     if event.object_type == "approvals.promotionrequest":
         request = (
@@ -96,7 +96,7 @@ def _model_for(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def _payload(event: AuditEvent, model: dict[str, Any]) -> dict[str, Any]:
+def _payload(event: Any, model: dict[str, Any]) -> dict[str, Any]:
     return {
         "event": event.verb,
         "event_id": event.pk,
@@ -109,7 +109,7 @@ def _payload(event: AuditEvent, model: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def webhooks_dispatch(*, batch: int = 200) -> list[int]:
+def webhooks_dispatch(*, batch: int = 200, lag_seconds: int | None = None) -> list[int]:
     """Turn new audit events into deliveries; returns the ids of deliveries to attempt.
 
     The cursor row is locked (``skip_locked``) so concurrent dispatchers take turns; even
@@ -124,7 +124,13 @@ def webhooks_dispatch(*, batch: int = 200) -> list[int]:
         WebhookCursor.objects.get_or_create(name="webhooks")
         cursor = WebhookCursor.objects.select_for_update().get(name="webhooks")
     endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
-    events = events_after(cursor.last_event_id, verbs=WEBHOOK_VERBS, limit=batch)
+    lag = settings.GOVBOARD_OUTBOX_LAG_SECONDS if lag_seconds is None else lag_seconds
+    events = events_after(
+        cursor.last_event_id,
+        verbs=WEBHOOK_VERBS,
+        limit=batch,
+        settled_before=timezone.now() - timedelta(seconds=lag),
+    )
     created: list[WebhookDelivery] = []
     for event in events:
         model = _model_for(event)

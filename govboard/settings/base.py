@@ -213,6 +213,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Requests waiting in submitted/checking longer than this are enqueued again.
+# The webhook dispatcher reads the audit log only this many seconds behind "now", longer
+# than any transaction runs, so an event whose transaction commits late is never skipped.
+GOVBOARD_OUTBOX_LAG_SECONDS = env_int("GOVBOARD_OUTBOX_LAG_SECONDS", 30)
 GOVBOARD_CHECKS_STUCK_MINUTES = env_int("GOVBOARD_CHECKS_STUCK_MINUTES", 5)
 # The automated checks run in a Celery worker (enqueued after the submit commits). Setting
 # this runs them inside the submit transaction instead (a single-process deployment).

@@ -14,6 +14,8 @@ import pytest
 from approvals import services
 from approvals.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from approvals.tasks import deliver_webhook
+from registry import permissions
+from registry import services as registry_services
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, approver
 
@@ -87,3 +89,58 @@ def test_approval_is_delivered_signed_after_retries_and_only_once(receiver):
         payload = json.loads(body)
         assert payload["model"]["sha256"] == request.version.checksum
     assert json.loads(Receiver.received[0][2])["event"] == "promotion.approved"
+
+
+def test_the_dispatcher_never_reads_past_events_younger_than_its_lag(receiver):
+    # Given an approval whose audit events were just written
+    team = TeamFactory(slug="assistants")
+    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    request = request_in_review(registered_model__team=team)
+    for role in ("platform", "product", "security"):
+        services.signoff_record(
+            actor=approver(team, role), request=request, role=role, password=PASSWORD
+        )
+
+    # When a dispatcher with an hour's lag runs, nothing is consumed and the cursor stays
+    # (a transaction holding a lower id might still commit: it must not be skipped)
+    assert services.webhooks_dispatch(lag_seconds=3600) == []
+    assert WebhookDelivery.objects.count() == 0
+
+    # Then once the events are settled, they are delivered exactly once
+    assert len(services.webhooks_dispatch(lag_seconds=0)) == 1
+    assert WebhookDelivery.objects.count() == 1
+
+
+def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
+    # Given an approved version and a routing webhook
+    team = TeamFactory(slug="assistants")
+    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    request = request_in_review(registered_model__team=team)
+    for role in ("platform", "product", "security"):
+        services.signoff_record(
+            actor=approver(team, role), request=request, role=role, password=PASSWORD
+        )
+    services.webhooks_dispatch()  # the approval event
+    manager = approver(team)
+    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+
+    # When a manager deprecates it and the dispatcher runs
+    registry_services.version_deprecate(
+        actor=manager, version=request.version, reason="replaced by 2.0.0"
+    )
+    ids = services.webhooks_dispatch()
+
+    # Then a version.deprecate delivery exists and is delivered with a valid HMAC
+    delivery = WebhookDelivery.objects.get(verb="version.deprecate")
+    assert delivery.pk in ids
+    Receiver.fail_first = 0
+    try:
+        deliver_webhook.apply(args=[delivery.pk], throw=False)
+    finally:
+        Receiver.fail_first = 2
+    delivery.refresh_from_db()
+    assert delivery.state == "delivered"
+    _headers, signature, body = Receiver.received[-1]
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(signature, expected)
+    assert json.loads(body)["event"] == "version.deprecate"
