@@ -71,12 +71,7 @@ def promotion_request_submit(
     automated checks run in a worker (enqueued on commit); with ``run_checks_now`` (or the
     ``GOVBOARD_RUN_CHECKS_INLINE`` setting) they run in this transaction instead.
     """
-    pk = version.pk if isinstance(version, ModelVersion) else version
-    locked = (
-        ModelVersion.objects.select_for_update(of=("self",))
-        .select_related("registered_model__team")
-        .get(pk=pk)
-    )
+    locked = registry_services.lock_version(version)
     team = locked.registered_model.team
     if not permissions.can_register_for_team(actor, team):
         raise NotPermitted("You may not request promotion for this team's versions.")

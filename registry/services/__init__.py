@@ -22,6 +22,7 @@ from registry.services.evidence import (
 )
 from registry.services.versions import (
     VERSION_METADATA_FIELDS,
+    lock_version,
     registered_model_upsert,
     version_approve,
     version_deprecate,
@@ -44,6 +45,7 @@ __all__ = [
     "evidence_open",
     "hash_token",
     "latest_evidence",
+    "lock_version",
     "max_evidence_bytes",
     "registered_model_upsert",
     "service_account_create",

@@ -14,7 +14,7 @@ from govboard.errors import IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import VersionState
 from registry.models import Deployment, ModelVersion
-from registry.services.versions import _validation_to_invalid
+from registry.services.versions import _validation_to_invalid, lock_version
 
 
 @transaction.atomic
@@ -33,12 +33,7 @@ def deployment_record(
     ``deprecated`` blocks new usage and ``retired`` allows no serving, so starting a
     deployment of anything but an approved version is refused.
     """
-    pk = version.pk if isinstance(version, ModelVersion) else version
-    locked = (
-        ModelVersion.objects.select_for_update(of=("self",))
-        .select_related("registered_model__team")
-        .get(pk=pk)
-    )
+    locked = lock_version(version)
     team = locked.registered_model.team
     if not permissions.can_register_for_team(actor, team):
         raise NotPermitted("You may not record deployments for this team's versions.")

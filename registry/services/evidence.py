@@ -17,6 +17,7 @@ from govboard.errors import DomainError, IllegalTransition, InvalidInput, NotPer
 from registry import permissions
 from registry.choices import EvidenceKind, VersionState
 from registry.models import Evidence, ModelVersion
+from registry.services.versions import lock_version
 from registry.validators import SHA256_HEX
 
 # Evidence may change while a version is being prepared or reviewed (a change after a
@@ -75,12 +76,7 @@ def evidence_attach(
         raise InvalidInput(f"Unknown evidence kind {kind!r}.", errors={"kind": ["unknown"]})
     if declared_sha256 is not None and not SHA256_HEX.match(declared_sha256):
         raise InvalidInput("The declared sha256 must be 64 lowercase hex characters.")
-    pk = version.pk if isinstance(version, ModelVersion) else version
-    locked = (
-        ModelVersion.objects.select_for_update(of=("self",))
-        .select_related("registered_model__team")
-        .get(pk=pk)
-    )
+    locked = lock_version(version)
     team = locked.registered_model.team
     if not permissions.can_register_for_team(actor, team):
         raise NotPermitted("You may not attach evidence to this team's versions.")

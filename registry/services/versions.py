@@ -204,7 +204,8 @@ def _existing_registration(existing: ModelVersion, *, version: str, checksum: st
     return existing
 
 
-def _locked_version(version: ModelVersion | int) -> ModelVersion:
+def lock_version(version: ModelVersion | int) -> ModelVersion:
+    """The version row locked for this transaction (with its model and team), by id."""
     pk = version.pk if isinstance(version, ModelVersion) else version
     return (
         ModelVersion.objects.select_for_update(of=("self",))
@@ -223,7 +224,7 @@ def _transition_version(
     extra: dict[str, Any] | None = None,
     **fields: Any,
 ) -> ModelVersion:
-    locked = _locked_version(version)
+    locked = lock_version(version)
     before = locked.state
     try:
         getattr(locked, transition)()
@@ -305,7 +306,7 @@ def version_deprecate(*, actor: Any, version: ModelVersion | int, reason: str) -
     """candidate/approved → deprecated: new usage blocked. Managers, or the scheduler."""
     if not reason.strip():
         raise InvalidInput("A reason is required to deprecate a version.")
-    locked = _locked_version(version)
+    locked = lock_version(version)
     if actor is not None:
         _require_manager(actor, locked)
     return _transition_version(actor=actor, version=locked, transition="deprecate", reason=reason)
@@ -316,7 +317,7 @@ def version_retire(*, actor: Any, version: ModelVersion | int, reason: str) -> M
     """deprecated → retired: no serving allowed, kept for audit. Managers, or the scheduler."""
     if not reason.strip():
         raise InvalidInput("A reason is required to retire a version.")
-    locked = _locked_version(version)
+    locked = lock_version(version)
     if actor is not None:
         _require_manager(actor, locked)
     return _transition_version(actor=actor, version=locked, transition="retire", reason=reason)
