@@ -15,6 +15,7 @@ from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
+from registry import services as registry_services
 
 MAX_EXCEPTION_DAYS = 365
 
@@ -37,6 +38,7 @@ def check_override(
     the request, the audit trail and reports.
     """
     locked = locked_request(request)
+    locked.version = registry_services.lock_version(locked.version_id)
     snapshot = locked.policy_snapshot
     latest = {
         r.check_name: r
@@ -70,7 +72,9 @@ def check_override(
         request=locked,
         check_result=result,
         check_name=check_name,
-        check_was_critical=False,
+        # The service refused critical checks above; recording the truth lets the database
+        # constraint refuse them too, whoever writes the row.
+        check_was_critical=result.critical,
         justification=justification,
         granted_by=actor,
         granted_at=now,

@@ -22,6 +22,7 @@ from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
+from registry import services as registry_services
 
 
 def _reauthenticate(actor: Any, *, password: str, one_time_code: str | None) -> str:
@@ -72,7 +73,10 @@ def signoff_record(
         raise InvalidInput("Say what your signature means.")
     reauth_method = _reauthenticate(actor, password=password, one_time_code=one_time_code)
     locked = locked_request(request)
-    version = locked.version
+    # Lock the version too (request, then version: the order every service uses), so no
+    # evidence upload can land between reading the digests and approving.
+    version = registry_services.lock_version(locked.version_id)
+    locked.version = version
     team = version.registered_model.team
     required: dict[str, int] = locked.policy_snapshot["required_roles"]
     if not permissions.can_sign_for_role(actor, team, role):

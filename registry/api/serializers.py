@@ -102,6 +102,7 @@ class VersionRegisterSerializer(StrictSerializer):
     mitigation_controls = _string_list()
     source_commit = serializers.CharField(max_length=64, required=False, allow_blank=True)
     dependency_lock_hash = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    prompt_checksum = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -131,6 +132,7 @@ class VersionSerializer(serializers.ModelSerializer):
             "mitigation_controls",
             "source_commit",
             "dependency_lock_hash",
+            "prompt_checksum",
             "registered_by",
             "created_at",
             "approved_at",

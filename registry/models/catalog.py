@@ -86,6 +86,13 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
     risk_rating = models.CharField(max_length=16, choices=RiskRating.choices, blank=True)
     mitigation_controls = models.JSONField(default=list, blank=True)
     source_commit = models.CharField(max_length=64, blank=True, validators=[validate_git_commit])
+    prompt_checksum = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_sha256],
+        help_text="sha256 of the prompt/template this version serves with; evals made with "
+        "another prompt are stale.",
+    )
     dependency_lock_hash = models.CharField(max_length=64, blank=True, validators=[validate_sha256])
 
     registered_by = models.ForeignKey(

@@ -37,6 +37,7 @@ VERSION_METADATA_FIELDS = (
     "mitigation_controls",
     "source_commit",
     "dependency_lock_hash",
+    "prompt_checksum",
 )
 
 
