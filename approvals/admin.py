@@ -50,8 +50,7 @@ class GovernancePolicyAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            obj.full_clean()
-            super().save_model(request, obj, form, change)
+            services.policy_create(actor=request.user, policy=obj)
             return
         changes = {
             name: form.cleaned_data[name]

@@ -60,14 +60,39 @@ class RegisteredModelAdmin(TeamScopedAdmin):
     search_fields = ["name", "team__slug", "owner__username"]
     raw_id_fields = ["owner", "backup_owner"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return ["team", "name", "kind"] if obj else []
+    # Ownership changes go through registered_model_upsert (API PUT): audited, validated.
+    readonly_fields = [
+        "team",
+        "name",
+        "kind",
+        "owner",
+        "backup_owner",
+        "escalation_contact",
+        "description",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class VersionDatasetInline(admin.TabularInline):
+    """Read-only: dataset links are attested metadata, written by CI through the service."""
+
     model = VersionDataset
     extra = 0
-    raw_id_fields = ["dataset_version"]
+    can_delete = False
+    fields = ["dataset_version", "use"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 def _can_manage(request: Any, version: ModelVersion) -> bool:
@@ -92,19 +117,15 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     list_filter = ["state", "registered_model__kind", "risk_rating", "registered_model__team"]
     list_select_related = ["registered_model__team", "registered_by"]
     search_fields = ["version", "checksum", "registered_model__name"]
-    readonly_fields = [
-        "state",
-        "version_core",
-        "semver_key",
-        "registered_by",
-        "created_at",
-        "approved_at",
-        "approval_expires_at",
-        "checksum",
-        "version",
-        "registered_model",
-    ]
-    raw_id_fields = ["base_model_version"]
+
+    # Everything is read-only: a version's metadata is what CI registered and reviewers
+    # signed; lifecycle changes are the buttons below (services, audited).
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.concrete_fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
     inlines = [VersionDatasetInline]
     # Per model, highest semver precedence first (semver_key sorts as precedence).
     ordering = ["registered_model__team__slug", "registered_model__name", "-semver_key"]

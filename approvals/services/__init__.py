@@ -18,7 +18,12 @@ from approvals.services.decisions import (
     verify_decision_envelope,
 )
 from approvals.services.overrides import check_override
-from approvals.services.policies import default_policy, policy_for_version, policy_publish
+from approvals.services.policies import (
+    default_policy,
+    policy_create,
+    policy_for_version,
+    policy_publish,
+)
 from approvals.services.requests import (
     promotion_request_expedite,
     promotion_request_recheck,
@@ -53,6 +58,7 @@ __all__ = [
     "default_policy",
     "deliveries_due",
     "is_open",
+    "policy_create",
     "policy_for_version",
     "policy_publish",
     "promotion_request_expedite",

@@ -90,3 +90,22 @@ def policy_publish(
         data={"before": before, "after": locked.snapshot()},
     )
     return locked
+
+
+@transaction.atomic
+def policy_create(*, actor: Any, policy: GovernancePolicy) -> GovernancePolicy:
+    """Create a new policy (version 1 of its name), validated and audited."""
+    if not getattr(actor, "is_superuser", False) and not actor.has_perm(
+        "approvals.add_governancepolicy"
+    ):
+        raise NotPermitted("You may not create governance policies.")
+    if GovernancePolicy.objects.filter(name=policy.name).exists():
+        raise Conflict(f"A policy named {policy.name!r} exists: edit it to publish a new version.")
+    policy.version = 1
+    try:
+        policy.full_clean()
+    except ValidationError as exc:
+        raise InvalidInput("The policy is invalid.", errors=exc.message_dict) from exc
+    policy.save()
+    record(actor=actor, verb="policy.created", target=policy, data={"after": policy.snapshot()})
+    return policy
