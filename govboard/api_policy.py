@@ -34,6 +34,7 @@ API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:version-list": {"GET": READ, "POST": REGISTER},
     "v1:version-detail": {"GET": READ},
     "v1:version-evidence": {"GET": READ, "POST": EVIDENCE},
+    "v1:version-datasets": {"GET": READ, "POST": REGISTER},
     "v1:registered-model": {"GET": READ, "PUT": REGISTER},
     "v1:promotion-request-list": {"GET": READ, "POST": PROMOTE},
     "v1:promotion-request-detail": {"GET": READ},

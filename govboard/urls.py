@@ -14,6 +14,11 @@ api_v1 = [
         registry_api.VersionEvidenceView.as_view(),
         name="version-evidence",
     ),
+    path(
+        "versions/<int:pk>/datasets/",
+        registry_api.VersionDatasetsView.as_view(),
+        name="version-datasets",
+    ),
     path("deployments/", registry_api.DeploymentListCreateView.as_view(), name="deployment-list"),
     path(
         "deployments/<int:pk>/end/", registry_api.DeploymentEndView.as_view(), name="deployment-end"

@@ -3,20 +3,20 @@ admin → the version is approved, and every step is in the audit trail."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 
 from approvals import services as approval_services
 from audit.models import AuditEvent
-from registry.choices import DatasetUse
 from registry.models import ModelVersion
-from tests.approvals.factories import attach_passing_evidence, board_policy
+from tests.approvals.factories import board_policy, passing_evidence_documents
 from tests.registry.factories import (
     PASSWORD,
     TeamFactory,
     UserFactory,
     approver,
-    link_dataset,
     service_account_with_token,
     sha256_of,
 )
@@ -104,9 +104,27 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
     assert ModelVersion.objects.get(pk=version_id).state == "draft"
 
     # When the evidence is completed and promotion requested again, it enters review
-    link_dataset(version, DatasetUse.TRAIN)
-    link_dataset(version, DatasetUse.EVAL)
-    attach_passing_evidence(version)
+    for use, dataset in (("train", "support-tickets"), ("eval", "golden-eval")):
+        response = api_client.post(
+            f"/api/v1/versions/{version_id}/datasets/",
+            {
+                "dataset": dataset,
+                "version": "2026-10",
+                "use": use,
+                "window_start": "2026-06-01T00:00:00Z",
+                "window_end": "2026-09-30T00:00:00Z",
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
+    for kind, document in passing_evidence_documents(version).items():
+        content = json.loads(document) if isinstance(document, bytes) else document
+        response = api_client.post(
+            f"/api/v1/versions/{version_id}/evidence/",
+            {"kind": kind, "content": content, "filename": f"{kind}.json"},
+            format="json",
+        )
+        assert response.status_code == 201, response.json()
     response = api_client.post(
         "/api/v1/promotion-requests/", {"version": version_id}, format="json"
     )
@@ -162,6 +180,8 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
         "version.registered",
         "promotion.submitted",
         "promotion.checked",
+        "version.dataset_linked",
+        "version.dataset_linked",
         *["evidence.attached"] * 5,
         "promotion.submitted",
         "promotion.checked",

@@ -9,8 +9,14 @@ from django.contrib.auth import get_user_model
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from registry.choices import EvidenceKind, FineTuneMethod, ModelKind, RiskRating
-from registry.models import Deployment, Evidence, ModelVersion, RegisteredModel
+from registry.choices import DatasetUse, EvidenceKind, FineTuneMethod, ModelKind, RiskRating
+from registry.models import (
+    Deployment,
+    Evidence,
+    ModelVersion,
+    RegisteredModel,
+    VersionDataset,
+)
 from registry.validators import SHA256_HEX, validate_semver, validate_slug_name
 
 User = get_user_model()
@@ -238,3 +244,36 @@ class DeploymentWriteSerializer(StrictSerializer):
 
 class DeploymentEndSerializer(StrictSerializer):
     ended_at = AwareDateTimeField()
+
+
+class DatasetLinkWriteSerializer(StrictSerializer):
+    dataset = serializers.CharField(max_length=100, validators=[validate_slug_name])
+    version = serializers.CharField(max_length=100)
+    use = serializers.ChoiceField(choices=DatasetUse.choices)
+    window_start = AwareDateTimeField()
+    window_end = AwareDateTimeField()
+    uri = serializers.CharField(max_length=1024, required=False, allow_blank=True, default="")
+    checksum = serializers.RegexField(SHA256_HEX, required=False, allow_blank=True, default="")
+
+
+class DatasetLinkSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="dataset_version.dataset.name")
+    version = serializers.CharField(source="dataset_version.version")
+    window_start = serializers.DateTimeField(source="dataset_version.window_start")
+    window_end = serializers.DateTimeField(source="dataset_version.window_end")
+    uri = serializers.CharField(source="dataset_version.uri")
+    checksum = serializers.CharField(source="dataset_version.checksum")
+
+    class Meta:
+        model = VersionDataset
+        fields = [
+            "id",
+            "dataset",
+            "version",
+            "use",
+            "window_start",
+            "window_end",
+            "uri",
+            "checksum",
+        ]
+        read_only_fields = fields

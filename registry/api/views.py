@@ -20,6 +20,8 @@ from registry import selectors, services
 from registry.api.idempotency import idempotent
 from registry.api.schema import ProblemAutoSchema
 from registry.api.serializers import (
+    DatasetLinkSerializer,
+    DatasetLinkWriteSerializer,
     DeploymentEndSerializer,
     DeploymentSerializer,
     DeploymentWriteSerializer,
@@ -31,7 +33,7 @@ from registry.api.serializers import (
     VersionRegisterSerializer,
     VersionSerializer,
 )
-from registry.models import Evidence
+from registry.models import Evidence, VersionDataset
 
 
 class RegisteredModelView(APIView):
@@ -308,3 +310,49 @@ def _aware_datetime_or_none(value: str | None, name: str) -> str | None:
     except (ValueError, OverflowError):
         pass
     raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
+
+
+class VersionDatasetsView(APIView):
+    """The datasets a version was trained or evaluated on (with time windows)."""
+
+    schema = ProblemAutoSchema()
+
+    def _version(self, request: Request, pk: int) -> Any:
+        version = selectors.versions_visible_to(request.user).filter(pk=pk).first()
+        if version is None:
+            raise Http404
+        return version
+
+    @extend_schema(responses=DatasetLinkSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        links = (
+            VersionDataset.objects.filter(model_version=self._version(request, pk))
+            .select_related("dataset_version__dataset")
+            .order_by("id")
+        )
+        return Response(DatasetLinkSerializer(links, many=True).data)
+
+    @extend_schema(
+        request=DatasetLinkWriteSerializer,
+        responses={200: DatasetLinkSerializer, 201: DatasetLinkSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        version = self._version(request, pk)
+        serializer = DatasetLinkWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        link, created = services.version_dataset_link(
+            actor=request.user,
+            version=version,
+            dataset=data["dataset"],
+            dataset_version=data["version"],
+            use=data["use"],
+            window_start=data["window_start"],
+            window_end=data["window_end"],
+            uri=data["uri"],
+            checksum=data["checksum"],
+        )
+        return Response(
+            DatasetLinkSerializer(link).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

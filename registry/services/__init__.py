@@ -12,6 +12,7 @@ from registry.services.accounts import (
     hash_token,
     service_account_create,
 )
+from registry.services.datasets import version_dataset_link
 from registry.services.deployments import deployment_end, deployment_record
 from registry.services.evidence import (
     EvidenceTooLarge,
@@ -50,6 +51,7 @@ __all__ = [
     "registered_model_upsert",
     "service_account_create",
     "version_approve",
+    "version_dataset_link",
     "version_deprecate",
     "version_mark_candidate",
     "version_register",

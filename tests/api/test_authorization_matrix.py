@@ -68,6 +68,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:version-detail", "GET"): READ_OBJECT,
     ("v1:version-evidence", "GET"): READ_OBJECT,
     ("v1:version-evidence", "POST"): write(201),
+    ("v1:version-datasets", "GET"): READ_OBJECT,
+    ("v1:version-datasets", "POST"): write(201),
     ("v1:registered-model", "GET"): READ_OBJECT,
     ("v1:registered-model", "PUT"): write(200),
     ("v1:promotion-request-list", "GET"): READ_LIST,
@@ -107,6 +109,20 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
         ("v1:version-evidence", "POST"): lambda: client.post(
             f"/api/v1/versions/{world.draft_a.pk}/evidence/",
             {"kind": "eval_package", "content": {"accuracy": 0.91}},
+            format="json",
+        ),
+        ("v1:version-datasets", "GET"): lambda: client.get(
+            f"/api/v1/versions/{world.draft_a.pk}/datasets/"
+        ),
+        ("v1:version-datasets", "POST"): lambda: client.post(
+            f"/api/v1/versions/{world.draft_a.pk}/datasets/",
+            {
+                "dataset": "support-tickets",
+                "version": "2026-10",
+                "use": "train",
+                "window_start": "2026-06-01T00:00:00Z",
+                "window_end": "2026-09-30T00:00:00Z",
+            },
             format="json",
         ),
         ("v1:registered-model", "GET"): lambda: client.get(

@@ -61,18 +61,22 @@ def attach(version: ModelVersion, kind: str, content: bytes | dict, *, actor=Non
     )
 
 
-def attach_passing_evidence(version: ModelVersion, *, skip: tuple[str, ...] = ()) -> None:
+def passing_evidence_documents(version: ModelVersion) -> dict[str, bytes | dict]:
     """Everything the checks need to pass: SBOM, provenance, dependency and artifact
     scans, an eval package for this checkpoint (real sample files where they exist)."""
-    actor = ci_user(version.registered_model.team)
-    documents = {
+    return {
         "sbom": (SAMPLES / "sbom-cyclonedx-1.6.json").read_bytes(),
         "provenance": provenance_statement(version.checksum),
         "dependency_scan": (SAMPLES / "pip-audit-clean.json").read_bytes(),
         "artifact_scan": (SAMPLES / "artifacts" / "modelscan-report-benign.json").read_bytes(),
         "eval_package": eval_package(version),
     }
-    for kind, content in documents.items():
+
+
+def attach_passing_evidence(version: ModelVersion, *, skip: tuple[str, ...] = ()) -> None:
+    """Attach ``passing_evidence_documents`` through the registry service, as the team's CI."""
+    actor = ci_user(version.registered_model.team)
+    for kind, content in passing_evidence_documents(version).items():
         if kind not in skip:
             attach(version, kind, content, actor=actor)
 
