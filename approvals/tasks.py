@@ -47,3 +47,9 @@ def deliver_webhook(self, delivery_id: int) -> str:
     if retry_in is not None:
         raise self.retry(countdown=retry_in)
     return state
+
+
+@shared_task(bind=True, name="approvals.tasks.expire_stale_requests")
+def expire_stale_requests(self) -> int:
+    """Expire requests left in review past their due date and the grace period."""
+    return services.promotion_requests_expire(via=f"system:task {self.request.id}")

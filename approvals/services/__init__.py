@@ -17,6 +17,7 @@ from approvals.services.decisions import (
     signing_public_key_pem,
     verify_decision_envelope,
 )
+from approvals.services.expiry import promotion_requests_expire
 from approvals.services.overrides import check_override
 from approvals.services.policies import (
     default_policy,
@@ -68,6 +69,7 @@ __all__ = [
     "promotion_request_run_checks",
     "promotion_request_submit",
     "promotion_request_withdraw",
+    "promotion_requests_expire",
     "requests_stuck_in_checks",
     "signing_public_key_pem",
     "signing_roles",

@@ -197,6 +197,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "expire-stale-requests": {
+        "task": "approvals.tasks.expire_stale_requests",
+        "schedule": 3600.0,
+    },
     "expire-approvals": {
         "task": "registry.tasks.expire_approvals",
         "schedule": 3600.0,
@@ -216,6 +220,8 @@ CELERY_BEAT_SCHEDULE = {
 # The webhook dispatcher reads the audit log only this many seconds behind "now", longer
 # than any transaction runs, so an event whose transaction commits late is never skipped.
 GOVBOARD_OUTBOX_LAG_SECONDS = env_int("GOVBOARD_OUTBOX_LAG_SECONDS", 30)
+# A request still in review this many days after its due date expires (CI resubmits).
+GOVBOARD_REVIEW_GRACE_DAYS = env_int("GOVBOARD_REVIEW_GRACE_DAYS", 14)
 GOVBOARD_CHECKS_STUCK_MINUTES = env_int("GOVBOARD_CHECKS_STUCK_MINUTES", 5)
 # The automated checks run in a Celery worker (enqueued after the submit commits). Setting
 # this runs them inside the submit transaction instead (a single-process deployment).

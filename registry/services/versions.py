@@ -265,11 +265,17 @@ def version_mark_candidate(
 
 @transaction.atomic(savepoint=False)
 def version_return_to_draft(
-    *, actor: Any, version: ModelVersion | int, request_id: int, reason: str
+    *,
+    actor: Any,
+    version: ModelVersion | int,
+    request_id: int,
+    reason: str,
+    via: str | None = None,
 ) -> ModelVersion:
-    """candidate → draft, when its promotion request is rejected or sent back."""
+    """candidate → draft, when its promotion request is rejected, sent back or expires."""
     return _transition_version(
         actor=actor,
+        via=via,
         version=version,
         transition="return_to_draft",
         reason=reason,
