@@ -23,7 +23,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.urls import Resolver404, resolve
 
 from approvals import services as approval_services
 from approvals.models import GovernancePolicy
@@ -42,19 +41,6 @@ from tests.registry.factories import (
 )
 
 GOVBOARD_SCRIPT = Path(sys.executable).with_name("govboard")
-
-
-def _route_exists(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
-
-
-def _require_route(path: str, what: str) -> None:
-    if not _route_exists(path):
-        pytest.skip(f"{what}: the endpoint {path} is not in govboard/urls.py yet")
 
 
 @pytest.fixture
@@ -219,8 +205,6 @@ def test_reusing_an_idempotency_key_with_another_payload_is_exit_5(ci, run):
 
     code, problem, err = run(*_register_args(ci, "1.1.0", "--idempotency-key", "build-42"))
 
-    if code == cli.EXIT_OK and ModelVersion.objects.filter(version="1.1.0").exists():
-        pytest.skip("the server does not honour Idempotency-Key yet (1.1.0 was registered)")
     assert code == cli.EXIT_CONFLICT, err
     assert problem["status"] == 422
 
@@ -365,7 +349,6 @@ def _approved(ci, run, tmp_path) -> tuple[dict, dict]:
 
 
 def test_the_signed_decision_record_is_written_to_a_file(ci, run, tmp_path):
-    _require_route("/api/v1/promotion-requests/1/decision/", "decision")
     _, request = _approved(ci, run, tmp_path)
     output = tmp_path / "decision.dsse.json"
 
@@ -387,7 +370,6 @@ def test_the_signed_decision_record_is_written_to_a_file(ci, run, tmp_path):
 
 
 def test_evidence_upload_returns_its_digest(ci, run, tmp_path):
-    _require_route("/api/v1/versions/1/evidence/", "upload-evidence")
     _, version, _ = run(*_register_args(ci))
     sbom = tmp_path / "sbom.cdx.json"
     sbom.write_text(
@@ -413,7 +395,6 @@ def test_evidence_upload_returns_its_digest(ci, run, tmp_path):
 
 
 def test_a_deployment_of_an_approved_version_is_recorded_and_a_draft_is_refused(ci, run, tmp_path):
-    _require_route("/api/v1/deployments/", "record-deployment")
     version, _ = _approved(ci, run, tmp_path)
     _, draft, _ = run(*_register_args(ci, "2.0.0"))
 
