@@ -30,17 +30,6 @@ def team_for_user(user: Any, slug: str) -> Team | None:
     return permissions.teams_visible_to(user).filter(slug=slug).first()
 
 
-def approved_versions_of(
-    registered_model_id: int, *, exclude_id: int | None = None
-) -> QuerySet[ModelVersion]:
-    queryset = ModelVersion.objects.filter(
-        registered_model_id=registered_model_id, state="approved"
-    )
-    if exclude_id is not None:
-        queryset = queryset.exclude(pk=exclude_id)
-    return queryset
-
-
 def deployments_visible_to(
     user: Any,
     *,

@@ -12,7 +12,6 @@ from approvals import signing, totp
 from approvals.choices import ReauthMethod, RequestState
 from approvals.models import PromotionRequest, SignOff, TotpDevice
 from approvals.services.common import (
-    assess,
     current_digests,
     locked_request,
     signoff_binding,
@@ -190,8 +189,3 @@ def totp_device_confirm(*, actor: Any, code: str) -> TotpDevice:
     device.save()
     record(actor=actor, verb="totp.confirmed", target=device)
     return device
-
-
-def request_assessment(request: PromotionRequest) -> Any:
-    """Public wrapper over the gate (for selectors and the admin)."""
-    return assess(request)

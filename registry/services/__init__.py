@@ -18,7 +18,6 @@ from registry.services.evidence import (
     EvidenceTooLarge,
     evidence_attach,
     evidence_open,
-    latest_evidence,
     max_evidence_bytes,
 )
 from registry.services.versions import (
@@ -45,7 +44,6 @@ __all__ = [
     "evidence_attach",
     "evidence_open",
     "hash_token",
-    "latest_evidence",
     "lock_version",
     "max_evidence_bytes",
     "registered_model_upsert",

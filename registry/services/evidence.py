@@ -121,11 +121,3 @@ def evidence_attach(
 def evidence_open(evidence: Evidence) -> IO[bytes]:
     """Open the stored bytes of an evidence document (read-only)."""
     return default_storage.open(evidence.storage_key, "rb")
-
-
-def latest_evidence(version: ModelVersion) -> dict[str, Evidence]:
-    """The newest evidence document of each kind for a version."""
-    newest: dict[str, Evidence] = {}
-    for evidence in Evidence.objects.filter(version=version).order_by("kind", "-id"):
-        newest.setdefault(evidence.kind, evidence)
-    return newest
