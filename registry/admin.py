@@ -194,6 +194,15 @@ class IssueTokenForm(forms.Form):
         choices=TokenScope.choices, widget=forms.CheckboxSelectMultiple
     )
     valid_days = forms.IntegerField(min_value=1, max_value=365, initial=90)
+    teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        help_text="Limit the token to some of the account's teams (none selected: all of them).",
+    )
+
+    def __init__(self, *args: Any, account: ServiceAccount, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["teams"].queryset = account.teams.all()
 
 
 @admin.register(ServiceAccount)
@@ -207,6 +216,7 @@ class ServiceAccountAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
             name="issue_token",
             label="Issue token",
             form_class=IssueTokenForm,
+            form_kwargs=lambda request, obj: {"account": obj},
             run=lambda request, obj, data: _issue_token(request, obj, data),
             available=lambda request, obj: request.user.is_superuser,
             success_message="Token issued. Copy it now: it is never stored or shown again.",
@@ -271,19 +281,29 @@ def _issue_token(request: Any, account: ServiceAccount, data: dict[str, Any]) ->
         label=data["label"],
         scopes=data["scopes"],
         expires_at=timezone.now() + timedelta(days=data["valid_days"]),
+        teams=list(data["teams"]),
     )
     messages.warning(request, f"New token for {account.name}: {raw}")
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(SimpleHistoryAdmin):
-    list_display = ["prefix", "service_account", "label", "scopes", "expires_at", "revoked_at"]
+    list_display = [
+        "prefix",
+        "service_account",
+        "label",
+        "scopes",
+        "team_ids",
+        "expires_at",
+        "revoked_at",
+    ]
     list_select_related = ["service_account"]
     readonly_fields = [
         "service_account",
         "label",
         "prefix",
         "scopes",
+        "team_ids",
         "created_at",
         "expires_at",
         "revoked_at",

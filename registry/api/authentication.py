@@ -48,7 +48,11 @@ class ServiceTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The service account is disabled.")
         # One query for the account's teams, cached for every permission check of this
         # request (see registry.permissions).
-        user._govboard_team_ids = set(account.teams.values_list("id", flat=True))
+        team_ids = set(account.teams.values_list("id", flat=True))
+        if token.team_ids:
+            # A token limited to some of its account's teams sees only those.
+            team_ids &= set(token.team_ids)
+        user._govboard_team_ids = team_ids
         return user, token
 
     def authenticate_header(self, request: Any) -> str:

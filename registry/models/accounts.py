@@ -44,6 +44,12 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list, help_text="Actions this token may perform.")
+    team_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Teams this token is limited to (a subset of the account's); empty: all of "
+        "the account's teams.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)

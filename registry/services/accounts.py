@@ -63,6 +63,7 @@ def api_token_issue(
     label: str,
     scopes: list[str],
     expires_at: datetime,
+    teams: list[Team] | None = None,
 ) -> tuple[ApiToken, str]:
     """Issue a token; returns it with the raw secret, which is never stored or shown again."""
     if not getattr(actor, "is_superuser", False):
@@ -72,6 +73,11 @@ def api_token_issue(
         raise InvalidInput(f"Scopes must be a non-empty subset of {', '.join(TokenScope.values)}.")
     if expires_at <= timezone.now():
         raise InvalidInput("A token must expire in the future.")
+    team_ids = sorted({team.pk for team in teams or []})
+    if team_ids:
+        allowed = set(service_account.teams.values_list("id", flat=True))
+        if not set(team_ids) <= allowed:
+            raise InvalidInput("A token can only be limited to teams of its service account.")
     prefix = secrets.token_hex(4)
     raw = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
@@ -80,6 +86,7 @@ def api_token_issue(
         prefix=prefix,
         token_hash=hash_token(raw),
         scopes=sorted(set(scopes)),
+        team_ids=team_ids,
         expires_at=expires_at,
     )
     record(
@@ -89,6 +96,7 @@ def api_token_issue(
         data={
             "service_account": service_account.name,
             "scopes": token.scopes,
+            "team_ids": token.team_ids,
             "expires_at": expires_at.isoformat(),
             "prefix": prefix,
         },
