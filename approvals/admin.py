@@ -226,6 +226,35 @@ def _signing_roles(request: Any, obj: PromotionRequest) -> list[str]:
     return [role for role in held if role in required]
 
 
+class ReviewQueueFilter(admin.SimpleListFilter):
+    """ "My queue": requests in review waiting for a role I hold (expedited, then due first)."""
+
+    title = "queue"
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "Waiting for my sign-off")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mine":
+            mine = selectors.review_queue_for(request.user).values("id")
+            return queryset.filter(id__in=mine).order_by("-priority", "due_at", "created_at")
+        return queryset
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "On time")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(is_overdue=self.value() == "yes")
+        return queryset
+
+
 @admin.register(PromotionRequest)
 class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
     list_display = [
@@ -240,7 +269,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
         "requested_by",
         "created_at",
     ]
-    list_filter = ["state", "version__registered_model__team"]
+    list_filter = [ReviewQueueFilter, OverdueFilter, "state", "version__registered_model__team"]
     list_select_related = ["version__registered_model__team", "requested_by"]
     search_fields = ["version__registered_model__name", "version__version"]
     readonly_fields = [
@@ -336,6 +365,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
     )
 
     def get_queryset(self, request):
+        # requests_visible_to annotates ``is_overdue`` (the overdue column and filter).
         return selectors.requests_visible_to(request.user).annotate(
             _signoff_count=Count("signoffs")
         )

@@ -22,7 +22,7 @@ from registry import permissions
 from registry.choices import ApproverRole
 
 
-def _overdue(now: Any) -> Case:
+def overdue_flag(now: Any) -> Case:
     return Case(
         When(Q(state__in=OPEN_REQUEST_STATES, due_at__lt=now), then=Value(True)),
         default=Value(False),
@@ -36,7 +36,7 @@ def requests_visible_to(user: Any) -> QuerySet[PromotionRequest]:
             version__registered_model__team__in=permissions.teams_visible_to(user)
         )
         .select_related("version__registered_model__team", "requested_by", "policy")
-        .annotate(is_overdue=_overdue(timezone.now()))
+        .annotate(is_overdue=overdue_flag(timezone.now()))
     )
 
 
@@ -64,7 +64,7 @@ def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
         )
         .exclude(requested_by=user)
         .select_related("version__registered_model__team", "requested_by")
-        .annotate(is_overdue=_overdue(timezone.now()))
+        .annotate(is_overdue=overdue_flag(timezone.now()))
         .order_by("-priority", "due_at", "created_at", "id")
     )
 
@@ -158,6 +158,7 @@ def request_detail(user: Any, request_id: int) -> RequestDetail:
 
 __all__ = [
     "RequestDetail",
+    "overdue_flag",
     "overdue_requests",
     "request_detail",
     "request_with_evidence",
