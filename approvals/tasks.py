@@ -53,3 +53,9 @@ def deliver_webhook(self, delivery_id: int) -> str:
 def expire_stale_requests(self) -> int:
     """Expire requests left in review past their due date and the grace period."""
     return services.promotion_requests_expire(via=f"system:task {self.request.id}")
+
+
+@shared_task(bind=True, name="approvals.tasks.retire_after_grace")
+def retire_after_grace(self) -> int:
+    """Retire deprecated versions whose policy's retirement grace has ended."""
+    return services.versions_retire_after_grace(via=f"system:task {self.request.id}")

@@ -36,6 +36,7 @@ from approvals.services.requests import (
     requests_stuck_in_checks,
     signing_roles,
 )
+from approvals.services.retirement import versions_retire_after_grace
 from approvals.services.signoffs import (
     signoff_is_valid,
     signoff_record,
@@ -79,6 +80,7 @@ __all__ = [
     "totp_device_confirm",
     "totp_device_enrol",
     "verify_decision_envelope",
+    "versions_retire_after_grace",
     "webhook_deliver",
     "webhooks_dispatch",
 ]

@@ -197,6 +197,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "retire-after-grace": {
+        "task": "approvals.tasks.retire_after_grace",
+        "schedule": 3600.0,
+    },
     "expire-stale-requests": {
         "task": "approvals.tasks.expire_stale_requests",
         "schedule": 3600.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
@@ -101,6 +102,7 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
     approval_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deprecated_at = models.DateTimeField(null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     class Meta:
@@ -142,6 +144,7 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
     )
     def deprecate(self) -> None:
         """candidate/approved → deprecated: replacement announced, new usage blocked."""
+        self.deprecated_at = timezone.now()
 
     @transition(field=state, source=VersionState.DEPRECATED, target=VersionState.RETIRED)
     def retire(self) -> None:

@@ -320,14 +320,18 @@ def version_deprecate(*, actor: Any, version: ModelVersion | int, reason: str) -
 
 
 @transaction.atomic
-def version_retire(*, actor: Any, version: ModelVersion | int, reason: str) -> ModelVersion:
+def version_retire(
+    *, actor: Any, version: ModelVersion | int, reason: str, via: str | None = None
+) -> ModelVersion:
     """deprecated → retired: no serving allowed, kept for audit. Managers, or the scheduler."""
     if not reason.strip():
         raise InvalidInput("A reason is required to retire a version.")
     locked = lock_version(version)
     if actor is not None:
         _require_manager(actor, locked)
-    return _transition_version(actor=actor, version=locked, transition="retire", reason=reason)
+    return _transition_version(
+        actor=actor, via=via, version=locked, transition="retire", reason=reason
+    )
 
 
 def versions_expire_approvals(
