@@ -103,3 +103,19 @@ def reseed_governance_policies() -> None:
 @pytest.fixture
 def seeded_policies(transactional_db):
     reseed_governance_policies()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_sessions_before_teardown(django_db_setup, django_db_blocker):
+    """Live-server threads and worker processes may still hold a session on the test
+    database at the end of the run; end them so it can be dropped cleanly."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
