@@ -7,12 +7,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from guardian.admin import GuardedModelAdminMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
@@ -43,10 +43,48 @@ class TeamScopedAdmin(SimpleHistoryAdmin):
         )
 
 
+class TeamRoleForm(forms.Form):
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True, service_account__isnull=True)
+    )
+    role = forms.ChoiceField(
+        choices=[(perm, perm.removeprefix("registry.")) for perm in permissions.TEAM_PERMISSIONS]
+    )
+
+
+def _team_role(grant: bool) -> Any:
+    def run(request: Any, team: Team, data: dict[str, Any]) -> None:
+        service = services.team_role_grant if grant else services.team_role_revoke
+        service(actor=request.user, user=data["user"], permission=data["role"], team=team)
+
+    return run
+
+
 @admin.register(Team)
-class TeamAdmin(GuardedModelAdminMixin, SimpleHistoryAdmin):
+class TeamAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
+    """Teams; their roles (who may sign, manage, register) change only through the audited
+    grant/revoke buttons, never guardian's raw object-permission pages."""
+
     list_display = ["slug", "name", "created_at"]
     search_fields = ["slug", "name"]
+    service_actions = (
+        ServiceAction(
+            name="grant_role",
+            label="Grant role",
+            form_class=TeamRoleForm,
+            run=_team_role(grant=True),
+            available=lambda request, obj: request.user.is_superuser,
+            success_message="Role granted (recorded in the audit trail).",
+        ),
+        ServiceAction(
+            name="revoke_role",
+            label="Revoke role",
+            form_class=TeamRoleForm,
+            run=_team_role(grant=False),
+            available=lambda request, obj: request.user.is_superuser,
+            success_message="Role revoked (recorded in the audit trail).",
+        ),
+    )
 
     def get_queryset(self, request):
         return permissions.teams_visible_to(request.user)

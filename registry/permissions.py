@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
-from guardian.shortcuts import assign_perm, get_objects_for_user
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from registry.choices import ApproverRole
 from registry.models import ServiceAccount, Team
@@ -121,8 +121,17 @@ def _has_object_permission(user: Any, permission: str, team: Team) -> bool:
 
 
 def grant_team_permission(user: Any, permission: str, team: Team) -> None:
-    """Grant an object permission (used by demo data, the admin and tests)."""
+    """Grant an object permission. Unaudited: people use ``services.team_role_grant``;
+    this is the primitive it (and test fixtures) call."""
     assign_perm(permission, user, team)
+
+
+def revoke_team_permission(user: Any, permission: str, team: Team) -> None:
+    remove_perm(permission, user, team)
+
+
+def holds_team_permission(user: Any, permission: str, team: Team) -> bool:
+    return _has_object_permission(user, permission, team)
 
 
 def teams_where(user: Any, permission: str) -> QuerySet[Team]:

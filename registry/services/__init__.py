@@ -5,6 +5,7 @@ work and records the audit event in one transaction. Admin, API, commands and ta
 these; nothing else changes registry state.
 """
 
+from registry.services.access import team_role_grant, team_role_revoke
 from registry.services.accounts import (
     TOKEN_PREFIX,
     api_token_issue,
@@ -48,6 +49,8 @@ __all__ = [
     "max_evidence_bytes",
     "registered_model_upsert",
     "service_account_create",
+    "team_role_grant",
+    "team_role_revoke",
     "version_approve",
     "version_dataset_link",
     "version_deprecate",

@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from approvals import services as approvals_services
 from approvals.models import GovernancePolicy, PromotionRequest, WebhookEndpoint
-from registry import permissions
 from registry import services as registry_services
 from registry.choices import DatasetUse, TokenScope
 from registry.models import (
@@ -192,7 +191,9 @@ class Command(BaseCommand):
         for team in teams.values():
             for username, (_, perms, _) in PEOPLE.items():
                 for perm in perms:
-                    permissions.grant_team_permission(people[username], f"registry.{perm}", team)
+                    registry_services.team_role_grant(
+                        actor=admin, user=people[username], permission=f"registry.{perm}", team=team
+                    )
         account = registry_services.service_account_create(
             actor=admin, name="ci-assistants", teams=list(teams.values())
         )
