@@ -183,6 +183,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {"visibility_timeout": 3600}
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
+    # kombu's filesystem transport with atomic message writes (govboard/broker.py).
+    CELERY_BROKER_TRANSPORT = "govboard.broker:Transport"
     for _folder in ("out", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
