@@ -27,7 +27,7 @@ install: $(VENV)/.synced
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) collectstatic --noinput -v0
-	GOVBOARD_DEMO=1 $(MANAGE) load_demo
+	GOVBOARD_DEMO=1 GOVBOARD_PUBLIC_URL=http://$(HOST):$(PORT) $(MANAGE) load_demo
 	@trap 'kill 0' EXIT INT TERM; \
 	$(VENV)/bin/celery -A govboard worker --loglevel=INFO --concurrency=2 & \
 	$(VENV)/bin/celery -A govboard beat --loglevel=INFO & \

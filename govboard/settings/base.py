@@ -244,6 +244,8 @@ GOVBOARD_SIGNING_KEY = env_str("GOVBOARD_SIGNING_KEY", "")
 GOVBOARD_MAX_EVIDENCE_BYTES = env_int("GOVBOARD_MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# Where people reach this service (printed by the demo loader, used in links).
+GOVBOARD_PUBLIC_URL = env_str("GOVBOARD_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 GOVBOARD_DEMO = env_bool("GOVBOARD_DEMO", False)
 
 LOGGING = {

@@ -379,10 +379,10 @@ class Command(BaseCommand):
 
     def _print(self, passwords: dict[str, str], token: str) -> None:
         self.stdout.write(
-            self.style.SUCCESS("\ngovboard demo is ready: http://127.0.0.1:8000/admin/")
+            self.style.SUCCESS(f"\ngovboard demo is ready: {settings.GOVBOARD_PUBLIC_URL}/admin/")
         )
         self.stdout.write("Demo logins (fresh passwords every start; demo mode only):")
         for username, (description, _, _) in PEOPLE.items():
             self.stdout.write(f"  {username:<8} {passwords[username]:<14} {description}")
         self.stdout.write(f"CI token for service account ci-assistants (shown once): {token}")
-        self.stdout.write("API docs: http://127.0.0.1:8000/api/docs/\n")
+        self.stdout.write(f"API docs: {settings.GOVBOARD_PUBLIC_URL}/api/docs/\n")
