@@ -62,6 +62,20 @@ class CheckContext:
         return evidence, self._documents[evidence.pk]
 
     @functools.cached_property
+    def dependency_report(self) -> tuple[Evidence | None, Any]:
+        """The newest dependency scan and its parsed report, or the ``EvidenceError`` that
+        reading it raised — parsed once per run for the check and the findings ingest."""
+        from approvals.evidence.vulnerabilities import parse_dependency_report
+
+        evidence, data = self.document(EvidenceKind.DEPENDENCY_SCAN)
+        if evidence is None:
+            return None, None
+        try:
+            return evidence, parse_dependency_report(data)
+        except EvidenceError as exc:
+            return evidence, exc
+
+    @functools.cached_property
     def local_artifact(self) -> tuple[Path | None, str]:
         """The artifact's local path when its storage URI is ``file://`` under an allowed
         root, else (None, why not)."""
@@ -353,16 +367,14 @@ def check_model_signature(ctx: CheckContext) -> CheckOutcome:
 
 def check_dependency_scan(ctx: CheckContext) -> CheckOutcome:
     """A dependency scan report is attached and no critical finding is open."""
-    from approvals.evidence.vulnerabilities import has_open_critical, parse_dependency_report
+    from approvals.evidence.vulnerabilities import has_open_critical
 
     name = CheckName.DEPENDENCY_SCAN
-    evidence, data = ctx.document(EvidenceKind.DEPENDENCY_SCAN)
+    evidence, report = ctx.dependency_report
     if evidence is None:
         return _missing(name, "dependency scan report")
-    try:
-        report = parse_dependency_report(data)
-    except EvidenceError as exc:
-        return _outcome(name, False, f"The scan report is unreadable: {exc}", evidence=evidence)
+    if isinstance(report, EvidenceError):
+        return _outcome(name, False, f"The scan report is unreadable: {report}", evidence=evidence)
     counts: dict[str, int] = {}
     open_critical = []
     for finding in report.findings:

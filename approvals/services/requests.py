@@ -237,17 +237,15 @@ def _run_checks(*, actor: Any, request: PromotionRequest, via: str | None) -> Pr
 
 
 def _ingest_findings(ctx: check_registry.CheckContext) -> None:
-    """Store the dependency report's findings once per evidence document (set-based)."""
+    """Store the dependency report's findings once per evidence document (set-based),
+    from the report the check already parsed."""
     from approvals.evidence import EvidenceError
-    from approvals.evidence.vulnerabilities import parse_dependency_report
     from registry.models import VulnerabilityFinding
 
-    evidence, data = ctx.document("dependency_scan")
-    if evidence is None or VulnerabilityFinding.objects.filter(evidence=evidence).exists():
+    evidence, report = ctx.dependency_report
+    if evidence is None or isinstance(report, EvidenceError):
         return
-    try:
-        report = parse_dependency_report(data)
-    except EvidenceError:
+    if VulnerabilityFinding.objects.filter(evidence=evidence).exists():
         return
     VulnerabilityFinding.objects.bulk_create(
         VulnerabilityFinding(
