@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from approvals import selectors, services, signing
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
+from approvals.services.common import latest_run_results
 from govboard.errors import DomainError, InvalidInput
 from registry import selectors as registry_selectors
 from registry.api.schema import ProblemAutoSchema
@@ -38,9 +39,16 @@ class CheckResultSerializer(serializers.ModelSerializer):
 
 class PromotionRequestSerializer(serializers.ModelSerializer):
     signoffs = SignOffSerializer(many=True, read_only=True)
-    checks = CheckResultSerializer(source="check_results", many=True, read_only=True)
+    checks = serializers.SerializerMethodField()
     requested_by = serializers.CharField(source="requested_by.username")
     policy = serializers.JSONField(source="policy_snapshot")
+
+    @extend_schema_field(CheckResultSerializer(many=True))
+    def get_checks(self, request: PromotionRequest) -> list[dict]:
+        """The latest check run only (earlier runs are history, not the current state);
+        filtered from the prefetched rows, so no query per request."""
+        latest = latest_run_results(list(request.check_results.all()))
+        return CheckResultSerializer(latest, many=True).data
 
     class Meta:
         model = PromotionRequest

@@ -12,7 +12,7 @@ from securesystemslib.signer import SSlibKey
 
 from approvals import services
 from audit.models import AuditEvent
-from tests.approvals.factories import request_in_review
+from tests.approvals.factories import request_in_review, run_checks
 from tests.registry.factories import PASSWORD, TeamFactory, approver, service_account_with_token
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +97,19 @@ def test_ci_withdraws_its_open_request_and_the_version_returns_to_draft(team, ci
     again = ci.post(f"/api/v1/promotion-requests/{request.pk}/withdraw/")
     assert again.status_code == 409
     assert AuditEvent.objects.filter(verb="promotion.withdrawn").count() == 1
+
+
+def test_after_a_recheck_the_request_shows_only_the_latest_check_run(team, ci):
+    # Given a request in review whose checks are run a second time
+    request = request_in_review(registered_model__team=team)
+    first_run = ci.get(f"/api/v1/promotion-requests/?version={request.version_id}").json()
+    ci.post(f"/api/v1/promotion-requests/{request.pk}/recheck/")
+    run_checks(request)
+
+    # When CI lists its requests
+    listed = ci.get(f"/api/v1/promotion-requests/?version={request.version_id}").json()
+
+    # Then each check appears once (the latest run), not once per run
+    names = [check["check_name"] for check in listed["results"][0]["checks"]]
+    assert len(names) == len(set(names))
+    assert sorted(names) == sorted(c["check_name"] for c in first_run["results"][0]["checks"])
