@@ -51,16 +51,12 @@ def request_with_evidence(queryset: QuerySet[PromotionRequest]) -> QuerySet[Prom
 def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
     """Requests in review on teams where the user holds a signing role: expedited first,
     then the earliest due, then the oldest. Overdue ones carry ``is_overdue``."""
-    team_ids: set[int] = set()
-    for role in ApproverRole.values:
-        team_ids.update(
-            permissions.teams_where(user, permissions.signing_permission(role)).values_list(
-                "id", flat=True
-            )
-        )
+    signing_teams = permissions.teams_with_any(
+        user, [permissions.signing_permission(role) for role in ApproverRole.values]
+    )
     return (
         PromotionRequest.objects.filter(
-            state=RequestState.IN_REVIEW, version__registered_model__team_id__in=team_ids
+            state=RequestState.IN_REVIEW, version__registered_model__team__in=signing_teams
         )
         .exclude(requested_by=user)
         .select_related("version__registered_model__team", "requested_by")

@@ -134,10 +134,15 @@ def holds_team_permission(user: Any, permission: str, team: Team) -> bool:
     return _has_object_permission(user, permission, team)
 
 
-def teams_where(user: Any, permission: str) -> QuerySet[Team]:
-    """Teams on which the user holds ``permission`` as an object permission."""
+def teams_with_any(user: Any, permissions: list[str]) -> QuerySet[Team]:
+    """Teams on which the user holds at least one of ``permissions`` (object permissions)."""
     if user is None or not user.is_active or _service_account_team_ids(user) is not None:
         return Team.objects.none()
     return get_objects_for_user(
-        user, permission, klass=Team, with_superuser=False, accept_global_perms=False
+        user,
+        permissions,
+        klass=Team,
+        any_perm=True,
+        with_superuser=False,
+        accept_global_perms=False,
     )
