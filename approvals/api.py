@@ -15,6 +15,7 @@ from approvals import selectors, services, signing
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
 from approvals.services.common import latest_run_results
 from govboard.errors import DomainError, InvalidInput
+from govboard.ids import IdField, parse_id
 from registry import selectors as registry_selectors
 from registry.api.schema import ProblemAutoSchema
 from registry.api.serializers import StrictSerializer, VersionSerializer
@@ -129,8 +130,8 @@ class PromotionRequestDetailSerializer(serializers.Serializer):
 
 
 class PromotionSubmitSerializer(StrictSerializer):
-    version = serializers.IntegerField(min_value=1)
-    rollback_target = serializers.IntegerField(min_value=1, required=False)
+    version = IdField()
+    rollback_target = IdField(required=False)
     rollback_plan = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
 
@@ -158,8 +159,9 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
             queryset = queryset.filter(state=params["state"])
         if params.get("team"):
             queryset = queryset.filter(version__registered_model__team__slug=params["team"])
-        if params.get("version", "").isascii() and params.get("version", "").isdigit():
-            queryset = queryset.filter(version_id=int(params["version"]))
+        version_id = parse_id(params.get("version"), name="version")
+        if version_id is not None:
+            queryset = queryset.filter(version_id=version_id)
         return queryset
 
     @extend_schema(

@@ -1,27 +1,30 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from approvals import api as approvals_api
 from govboard import health
+from govboard.ids import IdConverter
 from registry.api import views as registry_api
+
+register_converter(IdConverter, "id")
 
 api_v1 = [
     path("versions/", registry_api.VersionListCreateView.as_view(), name="version-list"),
-    path("versions/<int:pk>/", approvals_api.VersionStatusView.as_view(), name="version-detail"),
+    path("versions/<id:pk>/", approvals_api.VersionStatusView.as_view(), name="version-detail"),
     path(
-        "versions/<int:pk>/evidence/",
+        "versions/<id:pk>/evidence/",
         registry_api.VersionEvidenceView.as_view(),
         name="version-evidence",
     ),
     path(
-        "versions/<int:pk>/datasets/",
+        "versions/<id:pk>/datasets/",
         registry_api.VersionDatasetsView.as_view(),
         name="version-datasets",
     ),
     path("deployments/", registry_api.DeploymentListCreateView.as_view(), name="deployment-list"),
     path(
-        "deployments/<int:pk>/end/", registry_api.DeploymentEndView.as_view(), name="deployment-end"
+        "deployments/<id:pk>/end/", registry_api.DeploymentEndView.as_view(), name="deployment-end"
     ),
     path(
         "teams/<str:team>/models/<str:name>/",
@@ -34,22 +37,22 @@ api_v1 = [
         name="promotion-request-list",
     ),
     path(
-        "promotion-requests/<int:pk>/",
+        "promotion-requests/<id:pk>/",
         approvals_api.PromotionRequestDetailView.as_view(),
         name="promotion-request-detail",
     ),
     path(
-        "promotion-requests/<int:pk>/withdraw/",
+        "promotion-requests/<id:pk>/withdraw/",
         approvals_api.PromotionRequestWithdrawView.as_view(),
         name="promotion-request-withdraw",
     ),
     path(
-        "promotion-requests/<int:pk>/recheck/",
+        "promotion-requests/<id:pk>/recheck/",
         approvals_api.PromotionRequestRecheckView.as_view(),
         name="promotion-request-recheck",
     ),
     path(
-        "promotion-requests/<int:pk>/decision/",
+        "promotion-requests/<id:pk>/decision/",
         approvals_api.DecisionRecordView.as_view(),
         name="promotion-request-decision",
     ),

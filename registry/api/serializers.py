@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
+from govboard.ids import IdField
 from registry.choices import DatasetUse, EvidenceKind, FineTuneMethod, ModelKind, RiskRating
 from registry.models import (
     Deployment,
@@ -98,7 +99,7 @@ class VersionRegisterSerializer(StrictSerializer):
         },
     )
     storage_uri = serializers.CharField(max_length=1024)
-    base_model_version = serializers.IntegerField(required=False, min_value=1)
+    base_model_version = IdField(required=False)
     base_model_reference = serializers.CharField(max_length=300, required=False, allow_blank=True)
     fine_tune_method = serializers.ChoiceField(choices=FineTuneMethod.choices, required=False)
     license = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -232,7 +233,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 class DeploymentWriteSerializer(StrictSerializer):
-    version = serializers.IntegerField(min_value=1)
+    version = IdField()
     environment = serializers.SlugField(max_length=64)
     ring = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     customer_scope = serializers.CharField(

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from govboard.errors import InvalidInput
+from govboard.ids import parse_id
 from govboard.parsers import PayloadTooLarge, StrictJSONParser
 from registry import selectors, services
 from registry.api.idempotency import idempotent
@@ -216,7 +217,7 @@ class DeploymentListCreateView(generics.GenericAPIView):
             self.request.user,
             environment=params.get("environment") or None,
             customer_scope=params.get("customer_scope") or None,
-            version_id=_int_or_none(params.get("version")),
+            version_id=parse_id(params.get("version"), name="version"),
             active_from=_aware_datetime_or_none(params.get("from"), "from"),
             active_until=_aware_datetime_or_none(params.get("until"), "until"),
         )
@@ -284,15 +285,6 @@ def _refuse_nul_in_path(*values: str) -> None:
     # No team or model name holds NUL (slug validation), so such a path names nothing.
     if any("\x00" in value for value in values):
         raise Http404
-
-
-def _int_or_none(value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidInput("version must be an integer id.") from exc
 
 
 def _aware_datetime_or_none(value: str | None, name: str) -> str | None:
