@@ -476,11 +476,11 @@ def test_a_nul_character_in_a_team_or_model_path_is_a_404(world, method):
     assert governance_snapshot() == before
 
 
-def test_a_non_ascii_digit_promotion_request_filter_is_ignored_not_a_server_error(world):
+def test_a_non_ascii_digit_promotion_request_filter_is_a_400_not_a_server_error(world):
     # Given a version filter of a superscript digit ("²".isdigit() is True, int("²") fails)
     # When a reader lists promotion requests with it
     response = world.client("ci_a_read").get("/api/v1/promotion-requests/", {"version": "\u00b2"})
 
-    # Then the filter is ignored, as any non-number is
-    assert response.status_code == 200
-    assert response.json()["count"] == 1
+    # Then it is refused as a bad id, like every id filter, never a 5xx
+    problem = assert_problem(response, 400)
+    assert problem["errors"] == {"version": ["invalid"]}
