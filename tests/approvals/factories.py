@@ -39,6 +39,62 @@ def provenance_statement(checksum: str, *, name: str = "artifact") -> dict:
     }
 
 
+# The test CI's provenance signing key: fixed, so every test signs with the same key and
+# trusts it through one ``TrustedSigningKey`` row (``trust_ci_signing_key``).
+_CI_SIGNING_SEED = bytes(range(32))
+CI_SIGNING_KEYID = "ci-test-signing-key"
+
+
+def ci_signer():
+    """A securesystemslib signer for the test CI's Ed25519 provenance key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from securesystemslib.signer import CryptoSigner, SSlibKey
+
+    private = Ed25519PrivateKey.from_private_bytes(_CI_SIGNING_SEED)
+    public = SSlibKey.from_crypto(private.public_key(), keyid=CI_SIGNING_KEYID, scheme="ed25519")
+    return CryptoSigner(private, public)
+
+
+def ci_signing_public_pem() -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return (
+        ci_signer()
+        ._private_key.public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def trust_ci_signing_key():
+    """Register the test CI's key as a trusted provenance signer (idempotent)."""
+    from approvals.models import TrustedSigningKey
+
+    key, _ = TrustedSigningKey.objects.get_or_create(
+        keyid=CI_SIGNING_KEYID,
+        defaults={"public_key_pem": ci_signing_public_pem(), "description": "test CI"},
+    )
+    return key
+
+
+def signed_provenance(checksum: str, *, name: str = "artifact", trust: bool = True) -> dict:
+    """``provenance_statement(checksum)`` in a DSSE envelope signed by the test CI's key
+    (trusted in the database unless ``trust=False``)."""
+    from securesystemslib.dsse import Envelope
+
+    from approvals.evidence.provenance import IN_TOTO_PAYLOAD_TYPE
+
+    if trust:
+        trust_ci_signing_key()
+    envelope = Envelope(
+        payload=json.dumps(provenance_statement(checksum, name=name)).encode(),
+        payload_type=IN_TOTO_PAYLOAD_TYPE,
+        signatures={},
+    )
+    envelope.sign(ci_signer())
+    return envelope.to_dict()
+
+
 def eval_package(version: ModelVersion, **overrides) -> dict:
     package = json.loads((SAMPLES / "eval-passing.json").read_bytes())
     package["checkpoint_id"] = version.checksum
@@ -66,7 +122,9 @@ def passing_evidence_documents(version: ModelVersion) -> dict[str, bytes | dict]
     scans, an eval package for this checkpoint (real sample files where they exist)."""
     return {
         "sbom": (SAMPLES / "sbom-cyclonedx-1.6.json").read_bytes(),
-        "provenance": provenance_statement(version.checksum),
+        # Signed: for an artifact the server cannot read, only a trusted signature vouches
+        # for its checksum (the artifact_checksum check).
+        "provenance": signed_provenance(version.checksum),
         "dependency_scan": (SAMPLES / "pip-audit-clean.json").read_bytes(),
         "artifact_scan": (SAMPLES / "artifacts" / "modelscan-report-benign.json").read_bytes(),
         "eval_package": eval_package(version),
