@@ -64,14 +64,22 @@ def api_token_issue(
     scopes: list[str],
     expires_at: datetime,
     teams: list[Team] | None = None,
+    allow_expired: bool = False,
 ) -> tuple[ApiToken, str]:
-    """Issue a token; returns it with the raw secret, which is never stored or shown again."""
+    """Issue a token; returns it with the raw secret, which is never stored or shown again.
+
+    ``allow_expired`` lets an administrator issue a token that has already expired
+    (``manage.py create_service_account --days 0``), so operators can test how their
+    pipeline reports an expired token without editing the database; the audit event
+    records that it was issued expired. Without it a past expiry is refused.
+    """
     if not getattr(actor, "is_superuser", False):
         raise NotPermitted("Only administrators issue tokens.")
     bad = set(scopes) - set(TokenScope.values)
     if bad or not scopes:
         raise InvalidInput(f"Scopes must be a non-empty subset of {', '.join(TokenScope.values)}.")
-    if expires_at <= timezone.now():
+    issued_expired = expires_at <= timezone.now()
+    if issued_expired and not allow_expired:
         raise InvalidInput("A token must expire in the future.")
     team_ids = sorted({team.pk for team in teams or []})
     if team_ids:
@@ -98,6 +106,7 @@ def api_token_issue(
             "scopes": token.scopes,
             "team_ids": token.team_ids,
             "expires_at": expires_at.isoformat(),
+            "issued_expired": issued_expired,
             "prefix": prefix,
         },
     )
