@@ -11,7 +11,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format check bench clean
+.PHONY: install run test lint format check prod-check bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -49,6 +49,10 @@ check: install
 	DJANGO_SETTINGS_MODULE=govboard.settings.production SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
 	  ALLOWED_HOSTS=govboard.example GOVBOARD_SIGNING_KEY=$$($(PY) -c 'import secrets,base64; print(base64.b64encode(secrets.token_bytes(32)).decode())') \
 	  $(MANAGE) check --deploy --fail-level WARNING
+
+## Production settings under gunicorn against local PostgreSQL and Redis; probes /health/.
+prod-check: install
+	bash deploy/prod_check.sh
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

@@ -1,0 +1,45 @@
+"""gunicorn configuration for govboard (``gunicorn -c gunicorn.conf.py govboard.wsgi``).
+
+gunicorn also loads this file by itself when started from the project directory. Flags on
+the command line (or in ``GUNICORN_CMD_ARGS``) override what is set here, e.g.
+``--bind 0.0.0.0:8000`` in a container.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# The same folder the Django settings use (GOVBOARD_VAR_DIR, else the project's var/).
+_VAR_DIR = Path(os.environ.get("GOVBOARD_VAR_DIR") or Path(__file__).resolve().parent / "var")
+
+wsgi_app = "govboard.wsgi:application"
+# Behind the TLS-terminating proxy: listen on loopback (or a private network) only. Django
+# trusts the proxy's X-Forwarded-Proto, so clients must never reach this port directly.
+bind = ["127.0.0.1:8000"]
+
+# gthread: a few processes with a few threads each. Requests do no slow work (the checks run
+# in the Celery worker), so threads only cover database and network waits; unlike the sync
+# worker, gthread keeps the proxy's connections alive between requests.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+threads = 4
+# A request that takes longer than this is killed (its worker restarted).
+timeout = 30
+graceful_timeout = 30
+# Longer than the proxy's idle upstream timeout (nginx keepalive_timeout defaults to 60 s), so
+# the proxy closes idle connections first and never reuses one gunicorn is closing.
+keepalive = 65
+# Recycle workers now and then so a slow leak cannot grow without bound.
+max_requests = 2000
+max_requests_jitter = 200
+
+# gunicorn >= 25.1 opens a control socket (for gunicornc) by default in $XDG_RUNTIME_DIR or
+# ~/.gunicorn/. Keep it with the rest of the service's runtime state instead; mode 0600.
+control_socket = str(_VAR_DIR / "run" / "gunicorn.ctl")
+control_socket_mode = 0o600
+
+# Logs go to stdout/stderr (journald or the container runtime collects them).
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
