@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from approvals import permissions as approval_permissions
 from approvals import selectors, services
 from approvals.choices import CheckName, RequestState
+from approvals.forms import PolicyEditor
 from approvals.models import (
     CheckException,
     CheckResult,
@@ -24,15 +29,20 @@ from approvals.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from approvals.services.policies import POLICY_FIELDS
 from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin
+from govboard.errors import DomainError
 from registry.choices import ApproverRole
 
 
 @admin.register(GovernancePolicy)
 class GovernancePolicyAdmin(SimpleHistoryAdmin):
     """Policies are data: every save through the admin publishes the next version (the
-    history keeps the earlier ones; requests keep their snapshots)."""
+    history keeps the earlier ones; requests keep their snapshots).
+
+    Adding and editing use the policy editor (``approvals.forms.PolicyEditor``: roles and
+    quorums, runbook steps, checks, thresholds as rows, never JSON) and save through the
+    audited services. People who may only view get Django's read-only page.
+    """
 
     list_display = [
         "name",
@@ -47,18 +57,61 @@ class GovernancePolicyAdmin(SimpleHistoryAdmin):
     list_filter = ["is_default", "is_active"]
     search_fields = ["name"]
     readonly_fields = ["version", "created_at"]
+    editor_template = "admin/approvals/governancepolicy/policy_form.html"
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            services.policy_create(actor=request.user, policy=obj)
-            return
-        changes = {
-            name: form.cleaned_data[name]
-            for name in form.changed_data
-            if name in (*POLICY_FIELDS, "is_active", "is_default", "name")
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is None:
+            if not self.has_add_permission(request):
+                return super().changeform_view(request, object_id, form_url, extra_context)
+            return self._editor_view(request, None)
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not self.has_change_permission(request, obj):
+            # Missing objects, view-only users and refused POSTs: Django's own answers
+            # (redirect with "does not exist", the read-only page, 403).
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        return self._editor_view(request, obj)
+
+    def _editor_view(self, request, obj: GovernancePolicy | None):
+        editor = PolicyEditor(data=request.POST if request.method == "POST" else None, policy=obj)
+        if request.method == "POST" and editor.is_valid():
+            saved = self._save_policy(request, obj, editor)
+            if saved is not None:
+                return HttpResponseRedirect(
+                    reverse("admin:approvals_governancepolicy_change", args=[saved.pk])
+                )
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": opts,
+            "app_label": opts.app_label,
+            "original": obj,
+            "title": f"Change policy {obj}" if obj else "Add governance policy",
+            "editor": editor,
+            "has_view_permission": True,
+            "media": self.media + editor.media,
         }
-        published = services.policy_publish(actor=request.user, policy=obj, changes=changes)
-        obj.version = published.version
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.editor_template, context)
+
+    def _save_policy(self, request, obj: GovernancePolicy | None, editor: PolicyEditor):
+        """Create or publish through the audited service; None (with errors) if refused."""
+        try:
+            if obj is None:
+                saved = services.policy_create(
+                    actor=request.user, policy=GovernancePolicy(**editor.policy_data())
+                )
+                self.message_user(request, f"Policy {saved} created.", messages.SUCCESS)
+                return saved
+            changes = editor.changes()
+            if not changes:
+                self.message_user(request, f"Nothing changed: {obj} stays as it is.", messages.INFO)
+                return obj
+            saved = services.policy_publish(actor=request.user, policy=obj, changes=changes)
+        except DomainError as exc:
+            editor.add_service_errors(exc.message, exc.errors)
+            return None
+        self.message_user(request, f"Published {saved}.", messages.SUCCESS)
+        return saved
 
     def has_delete_permission(self, request, obj=None):
         return False
