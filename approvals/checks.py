@@ -50,6 +50,8 @@ class CheckContext:
     metric_thresholds: dict[str, Any] = field(default_factory=dict)
     artifact_roots: list[Path] = field(default_factory=list)
     current_prompt_checksum: str = ""
+    # Security approvers' verdicts on findings of this version, by (vulnerability, package).
+    finding_verdicts: dict[tuple[str, str], Any] = field(default_factory=dict)
     _documents: dict[int, bytes] = field(default_factory=dict)
 
     def document(self, kind: str) -> tuple[Evidence | None, bytes | None]:
@@ -72,6 +74,22 @@ class CheckContext:
             return None, None
         try:
             return evidence, parse_dependency_report(data)
+        except EvidenceError as exc:
+            return evidence, exc
+
+    @functools.cached_property
+    def provenance_report(self) -> tuple[Evidence | None, Any]:
+        """The newest provenance and what verifying it found (or the ``EvidenceError``
+        reading it raised), verified once per run for every check that relies on it."""
+        from approvals.evidence.provenance import verify_provenance
+
+        evidence, data = self.document(EvidenceKind.PROVENANCE)
+        if evidence is None:
+            return None, None
+        try:
+            return evidence, verify_provenance(
+                data, expected_sha256=self.version.checksum, trusted_keys=self.trusted_keys
+            )
         except EvidenceError as exc:
             return evidence, exc
 
@@ -250,18 +268,12 @@ def check_sbom(ctx: CheckContext) -> CheckOutcome:
 def check_provenance(ctx: CheckContext) -> CheckOutcome:
     """In-toto/SLSA provenance names the artifact's sha256; a DSSE signature must verify
     against a trusted key (an unknown or bad signature fails)."""
-    from approvals.evidence.provenance import verify_provenance
-
     name = CheckName.PROVENANCE
-    evidence, data = ctx.document(EvidenceKind.PROVENANCE)
+    evidence, report = ctx.provenance_report
     if evidence is None:
         return _missing(name, "provenance")
-    try:
-        report = verify_provenance(
-            data, expected_sha256=ctx.version.checksum, trusted_keys=ctx.trusted_keys
-        )
-    except EvidenceError as exc:
-        return _outcome(name, False, f"The provenance is unreadable: {exc}", evidence=evidence)
+    if isinstance(report, EvidenceError):
+        return _outcome(name, False, f"The provenance is unreadable: {report}", evidence=evidence)
     observed = {
         "predicate_type": report.predicate_type,
         "subjects": report.subject_names,
@@ -291,16 +303,21 @@ def check_provenance(ctx: CheckContext) -> CheckOutcome:
 
 
 def check_artifact_checksum(ctx: CheckContext) -> CheckOutcome:
-    """The artifact's bytes hash to the registered checksum, where we can read them."""
+    """The artifact's bytes hash to the registered checksum.
+
+    Where the server can read the bytes (a ``file://`` artifact under an artifact root) it
+    hashes them itself; a ``file://`` artifact it cannot read fails, whatever the reason
+    (a symlink, a missing file), rather than passing unseen. Elsewhere only a signature
+    from a trusted key vouches for the checksum: unsigned provenance is the registrant's
+    own word and is not enough.
+    """
     name = CheckName.ARTIFACT_CHECKSUM
+    if not ctx.version.storage_uri.startswith("file:"):
+        return _checksum_vouched_by_signature(ctx)
     path, why = ctx.local_artifact
     if path is None:
         return _outcome(
-            name,
-            True,
-            f"Not readable here ({why}); the provenance subject digest vouches for the bytes.",
-            local=False,
-            reason=why,
+            name, False, f"The artifact cannot be read here: {why}.", local=True, reason=why
         )
     report = ctx.local_scan
     if isinstance(report, EvidenceError):
@@ -321,6 +338,41 @@ def check_artifact_checksum(ctx: CheckContext) -> CheckOutcome:
         "The artifact's sha256 equals the registered checksum.",
         local=True,
         actual_sha256=report.actual_sha256,
+    )
+
+
+def _checksum_vouched_by_signature(ctx: CheckContext) -> CheckOutcome:
+    name = CheckName.ARTIFACT_CHECKSUM
+    evidence, report = ctx.provenance_report
+    if evidence is not None and not isinstance(report, EvidenceError) and report.verified:
+        return _outcome(
+            name,
+            True,
+            "The server cannot read this artifact; its checksum is vouched for by provenance "
+            f"signed by trusted key {report.signer_keyid}.",
+            evidence=evidence,
+            local=False,
+            vouched_by=report.signer_keyid,
+        )
+    if evidence is None:
+        found = "no provenance is attached"
+    elif isinstance(report, EvidenceError):
+        found = "the provenance is unreadable"
+    elif not report.signed:
+        found = "the provenance is unsigned (the registrant's own word)"
+    elif report.signature_valid is not True:
+        found = "the provenance's signature is not by a trusted key or does not verify"
+    else:
+        found = "the signed provenance does not name this checksum"
+    return _outcome(
+        name,
+        False,
+        f"The server cannot read this artifact and {found}. To pass, attach in-toto "
+        "provenance in a DSSE envelope signed by a trusted key (admin: Trusted signing keys) "
+        f"whose subject digest is sha256:{ctx.version.checksum}, or store the artifact as a "
+        "file:// path under an artifact root so the server hashes it itself.",
+        evidence=evidence,
+        local=False,
     )
 
 
@@ -366,8 +418,10 @@ def check_model_signature(ctx: CheckContext) -> CheckOutcome:
 
 
 def check_dependency_scan(ctx: CheckContext) -> CheckOutcome:
-    """A dependency scan report is attached and no critical finding is open."""
-    from approvals.evidence.vulnerabilities import has_open_critical
+    """A dependency scan report is attached and no finding is open and critical, or open
+    and of unknown severity (pip-audit rates nothing): those block until a security
+    approver triages them."""
+    from approvals.evidence.vulnerabilities import blocking_findings, with_verdicts
 
     name = CheckName.DEPENDENCY_SCAN
     evidence, report = ctx.dependency_report
@@ -376,31 +430,38 @@ def check_dependency_scan(ctx: CheckContext) -> CheckOutcome:
     if isinstance(report, EvidenceError):
         return _outcome(name, False, f"The scan report is unreadable: {report}", evidence=evidence)
     counts: dict[str, int] = {}
-    open_critical = []
-    for finding in report.findings:
+    for finding in with_verdicts(report.findings, ctx.finding_verdicts):
         if finding.status == "open":
             counts[finding.severity] = counts.get(finding.severity, 0) + 1
-            if finding.severity == "critical":
-                open_critical.append(f"{finding.vulnerability_id} in {finding.package}")
+    blocking = blocking_findings(report.findings, ctx.finding_verdicts)
+    critical = [
+        f"{f.vulnerability_id} in {f.package}" for f in blocking if f.severity == "critical"
+    ]
+    unrated = [f"{f.vulnerability_id} in {f.package}" for f in blocking if f.severity != "critical"]
     observed = {
         "format": report.format,
         "findings": len(report.findings),
         "open_by_severity": counts,
-        "open_critical": open_critical[:50],
+        "open_critical": critical[:50],
+        "open_unrated": unrated[:50],
+        "triaged": len(ctx.finding_verdicts),
         "notes": report.notes[:20],
     }
-    if has_open_critical(report.findings):
-        return _outcome(
-            name,
-            False,
-            f"{len(open_critical)} open critical vulnerabilities: " + ", ".join(open_critical[:5]),
-            evidence=evidence,
-            **observed,
-        )
+    if blocking:
+        parts = []
+        if critical:
+            parts.append(f"{len(critical)} open critical: " + ", ".join(critical[:5]))
+        if unrated:
+            parts.append(
+                f"{len(unrated)} open of unknown severity, blocking until a security approver "
+                "triages them (records a severity or a not-affected justification): "
+                + ", ".join(unrated[:5])
+            )
+        return _outcome(name, False, "; ".join(parts) + ".", evidence=evidence, **observed)
     return _outcome(
         name,
         True,
-        f"{report.format}: {len(report.findings)} findings, none open and critical.",
+        f"{report.format}: {len(report.findings)} findings, none open and critical or unrated.",
         evidence=evidence,
         **observed,
     )

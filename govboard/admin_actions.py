@@ -79,6 +79,10 @@ class ServiceActionAdminMixin:
                     action.run(request, obj, form.cleaned_data)
                 except DomainError as exc:
                     form.add_error(None, exc.message)
+                    # Field-level reasons go next to their fields, like a form error.
+                    for field, reasons in exc.errors.items():
+                        if field in form.fields and isinstance(reasons, list):
+                            form.add_error(field, [str(reason) for reason in reasons])
                 else:
                     self.message_user(request, action.success_message, messages.SUCCESS)
                     info = self.model._meta.app_label, self.model._meta.model_name

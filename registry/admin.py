@@ -18,7 +18,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
 from govboard.errors import DomainError
 from registry import permissions, services
-from registry.choices import TokenScope, VersionState
+from registry.choices import FindingStatus, Severity, TokenScope, VersionState, VexJustification
 from registry.models import (
     ApiToken,
     Dataset,
@@ -28,6 +28,7 @@ from registry.models import (
     ServiceAccount,
     Team,
     VersionDataset,
+    VulnerabilityFinding,
 )
 
 
@@ -139,6 +140,14 @@ def _can_manage(request: Any, version: ModelVersion) -> bool:
     )
 
 
+class RetireForm(reason_form()):
+    end_deployments = forms.BooleanField(
+        required=False,
+        label="Break-glass: end every deployment that still serves this version, now",
+        help_text="Without this, retirement is refused while a deployment serves the version.",
+    )
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     team_lookup = "registered_model__team"
@@ -184,9 +193,12 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
         ServiceAction(
             name="retire",
             label="Retire",
-            form_class=reason_form(),
+            form_class=RetireForm,
             run=lambda request, obj, data: services.version_retire(
-                actor=request.user, version=obj, reason=data["reason"]
+                actor=request.user,
+                version=obj,
+                reason=data["reason"],
+                end_deployments=data["end_deployments"],
             ),
             available=lambda request, obj: (
                 obj.state == VersionState.DEPRECATED and _can_manage(request, obj)
@@ -205,6 +217,108 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
 
     def has_add_permission(self, request):
         return False  # versions are registered by CI through the API (one code path)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _sees_any_team(request) -> bool:
+    if not hasattr(request, "_govboard_sees_any_team"):
+        request._govboard_sees_any_team = permissions.teams_visible_to(request.user).exists()
+    return request._govboard_sees_any_team
+
+
+class FindingTriageForm(forms.Form):
+    status = forms.ChoiceField(choices=FindingStatus.choices)
+    severity = forms.ChoiceField(
+        choices=[("", "— (not affected)")]
+        + [(v, label) for v, label in Severity.choices if v != Severity.UNKNOWN],
+        required=False,
+        help_text="The severity this vulnerability has for this version (open or fixed).",
+    )
+    justification = forms.ChoiceField(
+        choices=[("", "— (affected)"), *VexJustification.choices],
+        required=False,
+        help_text="Why it does not affect the version (required for not affected).",
+    )
+    note = forms.CharField(
+        widget=forms.Textarea, max_length=5000, help_text="The advisory read and the reasoning."
+    )
+
+
+@admin.register(VulnerabilityFinding)
+class VulnerabilityFindingAdmin(ServiceActionAdminMixin, admin.ModelAdmin):
+    """Findings read from dependency scans. An open finding of unknown severity blocks
+    promotion until a security approver triages it here (audited, append-only)."""
+
+    list_display = [
+        "vulnerability_id",
+        "package",
+        "installed_version",
+        "severity",
+        "status",
+        "fixed_version",
+        "version_label",
+    ]
+    list_filter = ["severity", "status", "source_format"]
+    list_select_related = ["evidence__version__registered_model"]
+    search_fields = ["=vulnerability_id", "=package"]
+    show_full_result_count = False
+    service_actions = (
+        ServiceAction(
+            name="triage",
+            label="Triage",
+            form_class=FindingTriageForm,
+            run=lambda request, obj, data: services.finding_triage(
+                actor=request.user,
+                finding=obj,
+                status=data["status"],
+                severity=data["severity"],
+                justification=data["justification"],
+                note=data["note"],
+            ),
+            available=lambda request, obj: permissions.can_triage_findings(
+                request.user, obj.evidence.version.registered_model.team
+            ),
+            success_message="The triage is recorded; the next check run honours it.",
+        ),
+    )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(
+                evidence__version__registered_model__team__in=permissions.teams_visible_to(
+                    request.user
+                )
+            )
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.concrete_fields]
+
+    # Whoever sees a team may open its findings (the queryset is restricted to those
+    # teams): the security approvers who triage them hold team roles, not model
+    # permissions. The navigation (on every admin page) asks only the model permission,
+    # so this costs a query on the findings pages alone.
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or _sees_any_team(request)
+
+    def get_model_perms(self, request):
+        # The navigation: the model permission only (no team query on every page).
+        return {"view": super().has_view_permission(request)}
+
+    @admin.display(description="version")
+    def version_label(self, obj: VulnerabilityFinding) -> str:
+        version = obj.evidence.version
+        return f"{version.registered_model.name}@{version.version}"
+
+    def has_add_permission(self, request):
+        return False  # findings are read from uploaded scan reports
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -80,6 +80,30 @@ class Severity(models.TextChoices):
     UNKNOWN = "unknown", "Unknown"
 
 
+# Board roles whose holders triage vulnerability findings (record a severity or a
+# not-affected statement) for the team.
+SECURITY_ROLES = ("security", "application_security", "security_operations_lead")
+
+
+class VexJustification(models.TextChoices):
+    """Why a finding does not affect the version (CISA VEX / OpenVEX justifications)."""
+
+    COMPONENT_NOT_PRESENT = "component_not_present", "Component not present"
+    VULNERABLE_CODE_NOT_PRESENT = "vulnerable_code_not_present", "Vulnerable code not present"
+    VULNERABLE_CODE_NOT_IN_EXECUTE_PATH = (
+        "vulnerable_code_not_in_execute_path",
+        "Vulnerable code not in execute path",
+    )
+    VULNERABLE_CODE_CANNOT_BE_CONTROLLED_BY_ADVERSARY = (
+        "vulnerable_code_cannot_be_controlled_by_adversary",
+        "Vulnerable code cannot be controlled by an adversary",
+    )
+    INLINE_MITIGATIONS_ALREADY_EXIST = (
+        "inline_mitigations_already_exist",
+        "Inline mitigations already exist",
+    )
+
+
 class FindingStatus(models.TextChoices):
     OPEN = "open", "Open"
     FIXED = "fixed", "Fixed"

@@ -16,7 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
-from registry.choices import ApproverRole
+from registry.choices import SECURITY_ROLES, ApproverRole
 from registry.models import ServiceAccount, Team
 
 TEAM_PERMISSIONS = [
@@ -97,6 +97,12 @@ def can_sign_for_role(user: Any, team: Team, role: str) -> bool:
 
 def signing_roles_for(user: Any, team: Team) -> list[str]:
     return [role for role in ApproverRole.values if can_sign_for_role(user, team, role)]
+
+
+def can_triage_findings(user: Any, team: Team) -> bool:
+    """The team's security approvers (any security signing role) rate and justify its
+    vulnerability findings; like signing, only an explicit object permission counts."""
+    return any(can_sign_for_role(user, team, role) for role in SECURITY_ROLES)
 
 
 def can_manage_team(user: Any, team: Team) -> bool:

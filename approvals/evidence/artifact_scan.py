@@ -19,18 +19,17 @@ import os
 import re
 import stat
 import struct
-import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
 from picklescan import scanner as picklescan
 
 from approvals.evidence import EvidenceError
 from approvals.evidence.provenance import load_json_document
+from registry.validators import file_uri_path
 
 MAX_URI_LENGTH = 4096
 MAX_FILES = 100_000
@@ -97,42 +96,10 @@ def resolve_artifact_path(storage_uri: str, *, allowed_roots: list[Path]) -> Pat
 
 
 def _path_from_uri(storage_uri: str) -> Path:
-    if not isinstance(storage_uri, str) or not storage_uri:
-        raise EvidenceError("The storage URI must be a non-empty string.")
-    if len(storage_uri) > MAX_URI_LENGTH:
-        raise EvidenceError(f"The storage URI is longer than {MAX_URI_LENGTH} characters.")
-    if "\\" in storage_uri or _has_control(storage_uri):
-        raise EvidenceError("The storage URI must not contain backslashes or control characters.")
-    parts = urlsplit(storage_uri)
-    if parts.scheme != "file":
-        raise EvidenceError(
-            "Only file:// artifacts are opened by the server; it never fetches other URLs."
-        )
-    if parts.netloc not in ("", "localhost"):
-        raise EvidenceError("A file:// URI must name a local path, not a host.")
-    if parts.query or parts.fragment or "?" in storage_uri or "#" in storage_uri:
-        raise EvidenceError("A file:// URI must not have a query or fragment.")
-    raw = parts.path
     try:
-        decoded = unquote(raw, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise EvidenceError("The storage URI's percent-escapes are not valid UTF-8.") from exc
-    if _PERCENT_ESCAPE.search(decoded):
-        raise EvidenceError("The storage URI is percent-encoded twice; send it encoded once.")
-    for layer in (raw, decoded):
-        if "\\" in layer or _has_control(layer):
-            raise EvidenceError("The artifact path must not contain backslashes or NUL.")
-        if not layer.startswith("/"):
-            raise EvidenceError("The artifact path must be absolute.")
-        # One trailing slash is how directory URIs are usually written.
-        segments = (layer[:-1] if layer.endswith("/") else layer).split("/")[1:]
-        if any(segment in ("", ".", "..") for segment in segments):
-            raise EvidenceError("The artifact path must not contain '.', '..' or empty segments.")
-    return Path(decoded)
-
-
-def _has_control(value: str) -> bool:
-    return any(unicodedata.category(char) in ("Cc", "Cf") for char in value)
+        return file_uri_path(storage_uri)
+    except ValueError as exc:
+        raise EvidenceError(str(exc)) from exc
 
 
 def _resolved_roots(allowed_roots: list[Path]) -> list[tuple[Path, Path]]:

@@ -62,8 +62,8 @@ from approvals.evidence.strictjson import DEFAULT_MAX_BYTES, DEFAULT_MAX_DEPTH, 
 #: Real eval packages are a few KiB; 1 MiB leaves room for many segments.
 DEFAULT_MAX_EVAL_BYTES = min(DEFAULT_MAX_BYTES, 1024 * 1024)
 
-_METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_METRIC_NAME = re.compile(r"\A[A-Za-z][A-Za-z0-9_.\-]{0,63}\Z")
+_SHA256 = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TOP_LEVEL_REQUIRED = {"checkpoint_id", "prompt_checksum", "evaluated_at", "metrics"}
 _TOP_LEVEL_KEYS = _TOP_LEVEL_REQUIRED | {"segments"}

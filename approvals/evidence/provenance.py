@@ -44,7 +44,7 @@ MAX_PROVENANCE_BYTES = 4 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 MAX_SIGNATURES = 16
 
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_HEX = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 def load_json_document(data: bytes, *, max_bytes: int, what: str) -> Any:

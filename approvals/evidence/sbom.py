@@ -60,7 +60,7 @@ MAX_REPORTED_ERRORS = 20
 #: which for an attacker-chosen document can be megabytes.
 MAX_ERROR_LENGTH = 300
 
-_SPEC_VERSION = re.compile(r"^1\.[0-9]{1,2}$")
+_SPEC_VERSION = re.compile(r"\A1\.[0-9]{1,2}\Z")
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ Severity mapping (to ``registry.choices.Severity``):
 * pip-audit JSON carries no severity at all (only ``id``, ``fix_versions`` and optionally
   ``aliases``/``description``). Neither aliases nor fix versions say how severe a flaw is,
   and inventing one would be worse than admitting ignorance, so every pip-audit finding is
-  ``unknown``. Consequence: a pip-audit report alone can never trip ``has_open_critical``
-  unless the caller passes ``unknown_is_critical=True``; policies that accept pip-audit as
-  the only scan should do so (fail closed) or require a scanner that rates severity.
+  ``unknown``. An open finding of unknown severity blocks like a critical one (fail
+  closed: ``blocking_findings``) until a security approver triages it: records the
+  severity it has, or a justified not-affected status (``registry.services.finding_triage``).
 * Any other severity word (a future scanner vocabulary) becomes ``unknown``.
 
 Status mapping (to ``registry.choices.FindingStatus``): a finding is ``open`` unless the
@@ -52,8 +52,8 @@ field types and lengths are checked so that every finding fits the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from packageurl import PackageURL
@@ -197,21 +197,44 @@ def detect_format(document: Any) -> str:
     )
 
 
-def has_open_critical(
-    findings: Iterable[ParsedFinding], *, unknown_is_critical: bool = False
-) -> bool:
-    """Whether any finding is critical and still open: the non-overridable blocker.
+# An open finding blocks when it is critical, or when nobody knows how severe it is.
+BLOCKING_SEVERITIES = frozenset({Severity.CRITICAL.value, Severity.UNKNOWN.value})
 
-    ``unknown_is_critical`` treats unrated open findings as critical, for policies that
-    must fail closed on scanners without severities (pip-audit).
-    """
-    blocking = {Severity.CRITICAL.value}
-    if unknown_is_critical:
-        blocking.add(Severity.UNKNOWN.value)
-    return any(
-        finding.status == FindingStatus.OPEN and finding.severity in blocking
-        for finding in findings
-    )
+
+def with_verdicts(
+    findings: Iterable[ParsedFinding], verdicts: Mapping[tuple[str, str], Any] | None = None
+) -> list[ParsedFinding]:
+    """The findings as triaged: a verdict (anything with ``severity`` and ``status``, keyed
+    by vulnerability id and package) replaces what the scanner said."""
+    verdicts = verdicts or {}
+    triaged = []
+    for finding in findings:
+        verdict = verdicts.get((finding.vulnerability_id, finding.package))
+        if verdict is not None:
+            finding = replace(
+                finding, severity=verdict.severity or finding.severity, status=verdict.status
+            )
+        triaged.append(finding)
+    return triaged
+
+
+def blocking_findings(
+    findings: Iterable[ParsedFinding], verdicts: Mapping[tuple[str, str], Any] | None = None
+) -> list[ParsedFinding]:
+    """Open findings that are critical or unrated, after triage: the non-overridable
+    blockers of the dependency scan check."""
+    return [
+        finding
+        for finding in with_verdicts(findings, verdicts)
+        if finding.status == FindingStatus.OPEN and finding.severity in BLOCKING_SEVERITIES
+    ]
+
+
+def has_open_critical(
+    findings: Iterable[ParsedFinding], verdicts: Mapping[tuple[str, str], Any] | None = None
+) -> bool:
+    """Whether any open finding is critical or of unknown severity (after triage)."""
+    return bool(blocking_findings(findings, verdicts))
 
 
 # --- pip-audit -----------------------------------------------------------------------------

@@ -155,6 +155,7 @@ def _check_context(request: PromotionRequest, version: ModelVersion) -> check_re
         metric_thresholds=request.policy_snapshot.get("metric_thresholds") or {},
         artifact_roots=[Path(root) for root in getattr(settings, "GOVBOARD_ARTIFACT_ROOTS", [])],
         current_prompt_checksum=version.prompt_checksum,
+        finding_verdicts=registry_services.effective_triages(version.pk),
     )
 
 

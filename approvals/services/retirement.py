@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -9,11 +10,13 @@ from django.utils import timezone
 
 from approvals.choices import RequestState
 from approvals.models import PromotionRequest
+from govboard.errors import Conflict
 from registry import services as registry_services
 from registry.choices import VersionState
 from registry.models import ModelVersion
 
 DEFAULT_GRACE_DAYS = 30
+logger = logging.getLogger(__name__)
 
 
 def versions_retire_after_grace(
@@ -45,21 +48,27 @@ def versions_retire_after_grace(
             days = grace.get(version_id, DEFAULT_GRACE_DAYS)
             if deprecated_at + timedelta(days=days) > now:
                 continue
-            with transaction.atomic():
-                locked = (
-                    ModelVersion.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(pk=version_id, state=VersionState.DEPRECATED)
-                    .first()
-                )
-                if locked is None:
-                    continue
-                registry_services.version_retire(
-                    actor=None,
-                    via=via,
-                    version=locked,
-                    reason=f"retirement grace of {days} days after deprecation has ended",
-                )
-                retired += 1
+            try:
+                with transaction.atomic():
+                    locked = (
+                        ModelVersion.objects.select_for_update(skip_locked=True, of=("self",))
+                        .filter(pk=version_id, state=VersionState.DEPRECATED)
+                        .first()
+                    )
+                    if locked is None:
+                        continue
+                    registry_services.version_retire(
+                        actor=None,
+                        via=via,
+                        version=locked,
+                        reason=f"retirement grace of {days} days after deprecation has ended",
+                        now=now,
+                    )
+                    retired += 1
+            except Conflict as exc:
+                # Still served somewhere: the scheduler never ends a deployment; a person
+                # must (or retire it as break-glass). The next sweep tries again.
+                logger.warning("Version %s not retired: %s", version_id, exc.message)
 
 
 def _grace_days(version_ids: list[int]) -> dict[int, int]:

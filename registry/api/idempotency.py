@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from govboard.errors import DomainError, InvalidInput
 from registry.models import IdempotencyKey
 
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_KEY = re.compile(r"\A[\x21-\x7e]{1,200}\Z")
 
 
 class IdempotencyKeyReused(DomainError):

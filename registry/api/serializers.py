@@ -18,22 +18,65 @@ from registry.models import (
     RegisteredModel,
     VersionDataset,
 )
-from registry.validators import SHA256_HEX, validate_semver, validate_slug_name
+from registry.validators import SHA256_HEX, validate_label, validate_semver, validate_slug_name
 
 User = get_user_model()
 
 
 class StrictSerializer(serializers.Serializer):
-    """Unknown fields are an error, not silently ignored (no mass assignment)."""
+    """Input taken exactly as sent: unknown fields are an error, not silently ignored (no
+    mass assignment); text fields take JSON strings only (``5`` is not ``"5"``) and keep
+    their whitespace, so a checksum with a trailing space fails its format instead of
+    being quietly trimmed into a valid one."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            for text in (field, getattr(field, "child", None)):
+                if isinstance(text, serializers.CharField):
+                    text.trim_whitespace = False
+        return fields
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field is not accepted."] for name in sorted(unknown)}
-                )
+            errors = {
+                name: ["This field is not accepted."] for name in set(data) - set(self.fields)
+            }
+            errors.update(_type_errors(self.fields, data))
+            if errors:
+                raise serializers.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)
+
+
+def _type_errors(fields: dict, data: dict) -> dict[str, list[str]]:
+    """Text fields given something other than a string (DRF would coerce it)."""
+    errors: dict[str, list[str]] = {}
+    for name, field in fields.items():
+        if name not in data or field.read_only or data[name] is None:
+            continue
+        value = data[name]
+        if isinstance(field, serializers.CharField) and not isinstance(value, str):
+            errors[name] = [f"Must be a string, not {_json_type(value)}."]
+        elif (
+            isinstance(field, serializers.ListField)
+            and isinstance(field.child, serializers.CharField)
+            and isinstance(value, list)
+            and not all(isinstance(item, str) for item in value)
+        ):
+            errors[name] = ["Must be a list of strings."]
+    return errors
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -249,12 +292,13 @@ class DeploymentEndSerializer(StrictSerializer):
 
 class DatasetLinkWriteSerializer(StrictSerializer):
     dataset = serializers.CharField(max_length=100, validators=[validate_slug_name])
-    version = serializers.CharField(max_length=100)
+    version = serializers.CharField(max_length=100, validators=[validate_label])
     use = serializers.ChoiceField(choices=DatasetUse.choices)
     window_start = AwareDateTimeField()
     window_end = AwareDateTimeField()
     uri = serializers.CharField(max_length=1024, required=False, allow_blank=True, default="")
     checksum = serializers.RegexField(SHA256_HEX, required=False, allow_blank=True, default="")
+    license = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
 class DatasetLinkSerializer(serializers.ModelSerializer):
@@ -264,6 +308,7 @@ class DatasetLinkSerializer(serializers.ModelSerializer):
     window_end = serializers.DateTimeField(source="dataset_version.window_end")
     uri = serializers.CharField(source="dataset_version.uri")
     checksum = serializers.CharField(source="dataset_version.checksum")
+    license = serializers.CharField(source="dataset_version.license")
 
     class Meta:
         model = VersionDataset
@@ -276,5 +321,6 @@ class DatasetLinkSerializer(serializers.ModelSerializer):
             "window_end",
             "uri",
             "checksum",
+            "license",
         ]
         read_only_fields = fields

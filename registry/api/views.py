@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -35,6 +36,7 @@ from registry.api.serializers import (
     VersionSerializer,
 )
 from registry.models import Evidence, VersionDataset
+from registry.validators import validate_slug_name
 
 
 class RegisteredModelView(APIView):
@@ -44,7 +46,7 @@ class RegisteredModelView(APIView):
 
     @extend_schema(responses=RegisteredModelSerializer)
     def get(self, request: Request, team: str, name: str) -> Response:
-        _refuse_nul_in_path(team, name)
+        _validate_path_names(team=team, name=name)
         model = selectors.models_visible_to(request.user).filter(team__slug=team, name=name).first()
         if model is None:
             raise Http404
@@ -55,7 +57,7 @@ class RegisteredModelView(APIView):
         responses={200: RegisteredModelSerializer, 201: RegisteredModelSerializer},
     )
     def put(self, request: Request, team: str, name: str) -> Response:
-        _refuse_nul_in_path(team, name)
+        _validate_path_names(team=team, name=name)
         team_obj = selectors.team_for_user(request.user, team)
         if team_obj is None:
             raise Http404
@@ -281,10 +283,17 @@ def text_query_params(request: Request) -> Any:
     return params
 
 
-def _refuse_nul_in_path(*values: str) -> None:
-    # No team or model name holds NUL (slug validation), so such a path names nothing.
-    if any("\x00" in value for value in values):
-        raise Http404
+def _validate_path_names(**values: str) -> None:
+    """Path segments are validated exactly like the same names in a body: a trailing
+    newline, NUL or capital letter is a 400, never a look-alike model or a silent 404."""
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        try:
+            validate_slug_name(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    if errors:
+        raise InvalidInput("The URL names an invalid team or model.", errors=errors)
 
 
 def _aware_datetime_or_none(value: str | None, name: str) -> str | None:
@@ -343,6 +352,7 @@ class VersionDatasetsView(APIView):
             window_end=data["window_end"],
             uri=data["uri"],
             checksum=data["checksum"],
+            license=data["license"],
         )
         return Response(
             DatasetLinkSerializer(link).data,

@@ -6,7 +6,7 @@ from registry.models.catalog import (
     RegisteredModel,
     VersionDataset,
 )
-from registry.models.evidence import Deployment, Evidence, VulnerabilityFinding
+from registry.models.evidence import Deployment, Evidence, FindingTriage, VulnerabilityFinding
 from registry.models.teams import Team
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "DatasetVersion",
     "Deployment",
     "Evidence",
+    "FindingTriage",
     "IdempotencyKey",
     "ModelVersion",
     "RegisteredModel",

@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 from registry.choices import DatasetUse, FineTuneMethod, ModelKind, RiskRating, VersionState
 from registry.validators import (
     validate_git_commit,
+    validate_label,
     validate_semver,
     validate_sha256,
     validate_slug_name,
@@ -179,9 +180,12 @@ class DatasetVersion(models.Model):
     """One snapshot of a dataset, covering data from ``window_start`` to ``window_end``."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
-    version = models.CharField(max_length=100)
+    version = models.CharField(max_length=100, validators=[validate_label])
     checksum = models.CharField(max_length=64, blank=True, validators=[validate_sha256])
     uri = models.CharField(max_length=1024, blank=True, validators=[validate_storage_uri])
+    license = models.CharField(
+        max_length=100, blank=True, help_text="The licence the data is used under (SPDX id)."
+    )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     history = HistoricalRecords()

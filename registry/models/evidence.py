@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from registry.choices import EvidenceKind, FindingStatus, Severity
+from registry.choices import EvidenceKind, FindingStatus, Severity, VexJustification
 from registry.validators import validate_sha256
 
 
@@ -68,6 +68,57 @@ class VulnerabilityFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vulnerability_id} in {self.package} ({self.severity})"
+
+
+class FindingTriage(models.Model):
+    """A security approver's verdict on a vulnerability in one version: the severity it
+    really has, or a justified not-affected (VEX) or fixed status.
+
+    Scanners such as pip-audit report no severity; an unrated open finding blocks like a
+    critical one until it is triaged. The verdict applies to the (vulnerability, package)
+    pair in this version, so a re-uploaded scan report keeps it. Append-only: a new verdict
+    is a new row and the newest counts.
+    """
+
+    governance_append_only = True
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="finding_triages"
+    )
+    finding = models.ForeignKey(
+        VulnerabilityFinding, on_delete=models.PROTECT, related_name="triages"
+    )
+    vulnerability_id = models.CharField(max_length=100)
+    package = models.CharField(max_length=200)
+    severity = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=[(v, label) for v, label in Severity.choices if v != Severity.UNKNOWN],
+        help_text="The severity it has for this version (blank when not affected).",
+    )
+    status = models.CharField(max_length=16, choices=FindingStatus.choices)
+    justification = models.CharField(max_length=64, blank=True, choices=VexJustification.choices)
+    note = models.TextField()
+    triaged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    triaged_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        ordering = ["version_id", "vulnerability_id", "package", "-id"]
+        indexes = [models.Index(fields=["version", "vulnerability_id", "package", "-id"])]
+        constraints = [
+            # Not affected needs a VEX justification; an open or fixed finding a severity.
+            models.CheckConstraint(
+                condition=(Q(status=FindingStatus.NOT_AFFECTED) & ~Q(justification=""))
+                | (~Q(status=FindingStatus.NOT_AFFECTED) & ~Q(severity="")),
+                name="finding_triage_justified",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        verdict = self.severity or self.status
+        return f"{self.vulnerability_id} in {self.package}: {verdict}"
 
 
 class Deployment(models.Model):

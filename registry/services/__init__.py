@@ -21,6 +21,7 @@ from registry.services.evidence import (
     evidence_open,
     max_evidence_bytes,
 )
+from registry.services.findings import effective_triages, finding_triage
 from registry.services.versions import (
     VERSION_METADATA_FIELDS,
     lock_version,
@@ -42,8 +43,10 @@ __all__ = [
     "api_token_revoke",
     "deployment_end",
     "deployment_record",
+    "effective_triages",
     "evidence_attach",
     "evidence_open",
+    "finding_triage",
     "hash_token",
     "lock_version",
     "max_evidence_bytes",

@@ -28,6 +28,7 @@ def version_dataset_link(
     window_end: datetime,
     uri: str = "",
     checksum: str = "",
+    license: str = "",
 ) -> tuple[VersionDataset, bool]:
     """Record that a draft version used a dataset version (train or eval).
 
@@ -55,6 +56,7 @@ def version_dataset_link(
         window_end=window_end,
         uri=uri,
         checksum=checksum,
+        license=license,
     )
     try:
         named.full_clean()
@@ -69,16 +71,17 @@ def version_dataset_link(
         except IntegrityError:
             existing = DatasetVersion.objects.get(dataset=named, version=dataset_version)
     if existing is not None:
-        same = (existing.window_start, existing.window_end, existing.uri, existing.checksum) == (
-            window_start,
-            window_end,
-            uri,
-            checksum,
+        recorded = (
+            existing.window_start,
+            existing.window_end,
+            existing.uri,
+            existing.checksum,
+            existing.license,
         )
-        if not same:
+        if recorded != (window_start, window_end, uri, checksum, license):
             raise Conflict(
                 f"Dataset {dataset}@{dataset_version} is already recorded with another window, "
-                "URI or checksum; a dataset version never changes."
+                "URI, checksum or licence; a dataset version never changes."
             )
         snapshot = existing
     link = VersionDataset.objects.filter(
@@ -98,6 +101,7 @@ def version_dataset_link(
             "use": use,
             "window_start": window_start.isoformat(),
             "window_end": window_end.isoformat(),
+            "license": license,
         },
     )
     return link, True

@@ -9,7 +9,7 @@ transaction. Version lifecycle transitions happen only here, on a row locked fir
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,7 +21,7 @@ from audit.services import actor_label_for, record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions, semver
 from registry.choices import VersionState
-from registry.models import ModelVersion, RegisteredModel, Team
+from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 
 # The metadata a registration may carry; everything else (state, ids, timestamps, who
 # registered) is the server's to set.
@@ -321,17 +321,69 @@ def version_deprecate(*, actor: Any, version: ModelVersion | int, reason: str) -
 
 @transaction.atomic
 def version_retire(
-    *, actor: Any, version: ModelVersion | int, reason: str, via: str | None = None
+    *,
+    actor: Any,
+    version: ModelVersion | int,
+    reason: str,
+    via: str | None = None,
+    end_deployments: bool = False,
+    now: datetime | None = None,
 ) -> ModelVersion:
-    """deprecated → retired: no serving allowed, kept for audit. Managers, or the scheduler."""
+    """deprecated → retired: no serving allowed, kept for audit. Managers, or the scheduler.
+
+    A retired version serves nobody, so "who serves customer C now" must never name one:
+    while a deployment still serves the version, retirement is refused (the scheduled
+    path). A manager's break-glass retirement passes ``end_deployments`` and those
+    deployments end now, in this transaction, each with an audited reason.
+    """
     if not reason.strip():
         raise InvalidInput("A reason is required to retire a version.")
+    now = now or timezone.now()
     locked = lock_version(version)
     if actor is not None:
         _require_manager(actor, locked)
-    return _transition_version(
-        actor=actor, via=via, version=locked, transition="retire", reason=reason
+    serving = list(
+        Deployment.objects.select_for_update(of=("self",))
+        .filter(version=locked, ended_at__isnull=True)
+        .order_by("id")
     )
+    if serving and not end_deployments:
+        ids = ", ".join(str(d.pk) for d in serving[:10])
+        raise Conflict(
+            f"{len(serving)} deployment(s) still serve this version (ids {ids}): end them "
+            "first, or retire it as break-glass, ending them now.",
+            errors={"deployments": [str(d.pk) for d in serving]},
+        )
+    ended = [_end_for_retirement(actor, locked, d, now=now, reason=reason) for d in serving]
+    return _transition_version(
+        actor=actor,
+        via=via,
+        version=locked,
+        transition="retire",
+        reason=reason,
+        extra={"ended_deployments": ended} if ended else None,
+    )
+
+
+def _end_for_retirement(
+    actor: Any, version: ModelVersion, deployment: Deployment, *, now: datetime, reason: str
+) -> int:
+    # A window recorded as starting a moment ahead (allowed clock skew) still ends after it.
+    ended_at = max(now, deployment.started_at + timedelta(microseconds=1))
+    deployment.ended_at = ended_at
+    deployment.save(update_fields=["ended_at"])
+    record(
+        actor=actor,
+        verb="deployment.ended",
+        target=deployment,
+        team_id=version.registered_model.team_id,
+        data={
+            "before": {"ended_at": None},
+            "after": {"ended_at": ended_at.isoformat()},
+            "reason": f"version retired (break-glass): {reason}",
+        },
+    )
+    return deployment.pk
 
 
 def versions_expire_approvals(

@@ -15,6 +15,7 @@ import json
 import re
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -383,27 +384,56 @@ def test_a_registration_naming_a_spoofed_team_or_model_is_a_400(world, field, na
     assert governance_snapshot() == before
 
 
-@pytest.mark.parametrize("slug", ["\u0430lpha", "Alpha", "ALPHA"])
-def test_a_look_alike_team_in_the_url_is_a_404_and_such_a_team_cannot_exist(world, slug):
+def model_payload(world: World) -> dict:
+    return {
+        "kind": "adapter",
+        "owner": world.model_a.owner.username,
+        "backup_owner": world.model_a.backup_owner.username,
+        "escalation_contact": "pager@example.test",
+    }
+
+
+@pytest.mark.parametrize("slug", ["\u0430lpha", "Alpha", "ALPHA", "alpha\n"])
+def test_a_look_alike_team_in_the_url_is_a_400_and_such_a_team_cannot_exist(world, slug):
     # Given team "alpha" / When the team's CI writes to a look-alike team's model
     before = governance_snapshot()
     response = world.client("ci_a").put(
-        f"/api/v1/teams/{slug}/models/support-lora/",
-        {
-            "kind": "adapter",
-            "owner": world.model_a.owner.username,
-            "backup_owner": world.model_a.backup_owner.username,
-            "escalation_contact": "pager@example.test",
-        },
+        f"/api/v1/teams/{quote(slug)}/models/support-lora/",
+        model_payload(world),
         format="json",
     )
 
-    # Then it is a 404 (teams are not created over the API), nothing changed, and the
-    # model layer refuses such a slug outright
-    assert_problem(response, 404)
+    # Then the path is validated like the same name in a body: a 400 naming the team,
+    # nothing changed, and the model layer refuses such a slug outright
+    problem = assert_problem(response, 400)
+    assert list(problem["errors"]) == ["team"]
     assert governance_snapshot() == before
     with pytest.raises(Exception, match="lowercase letters"):
         Team(slug=slug, name="Spoof").full_clean()
+
+
+@pytest.mark.parametrize("method", ["get", "put"])
+@pytest.mark.parametrize(
+    "name",
+    ["support-lora\n", "support-lora\r\n", "support\x00lora", "Support-lora", "support-lor\u0430"],
+)
+def test_a_model_name_in_the_path_is_validated_like_a_body_field(world, method, name):
+    # Given a model name in the URL that the same field in a JSON body would refuse
+    # (a trailing newline: Python's "$" matches before one; NUL; capitals; a Cyrillic a)
+    before = governance_snapshot()
+
+    # When the team's CI reads or writes it
+    response = getattr(world.client("ci_a"), method)(
+        f"/api/v1/teams/alpha/models/{quote(name)}/",
+        model_payload(world),
+        format="json",
+    )
+
+    # Then it is a 400 naming the field, no look-alike model exists, and nothing changed
+    problem = assert_problem(response, 400)
+    assert list(problem["errors"]) == ["name"]
+    assert governance_snapshot() == before
+    assert not RegisteredModel.objects.filter(name=name).exists()
 
 
 BAD_DATETIMES = [
@@ -459,21 +489,6 @@ def test_a_nul_character_in_a_list_filter_is_a_400_not_a_database_error(world, u
     # Then it is a 400 problem naming the parameter
     problem = assert_problem(response, 400)
     assert problem["detail"] == f"Query parameter {next(iter(params))!r} contains a NUL character."
-
-
-@pytest.mark.parametrize("method", ["get", "put"])
-def test_a_nul_character_in_a_team_or_model_path_is_a_404(world, method):
-    # Given a path naming a team and model with a NUL character
-    before = governance_snapshot()
-
-    # When the team's CI reads or writes it
-    response = getattr(world.client("ci_a"), method)(
-        "/api/v1/teams/alpha/models/support%00lora/", {}, format="json"
-    )
-
-    # Then it is a 404 (no such name can exist) and nothing changed
-    assert_problem(response, 404)
-    assert governance_snapshot() == before
 
 
 def test_a_non_ascii_digit_promotion_request_filter_is_a_400_not_a_server_error(world):

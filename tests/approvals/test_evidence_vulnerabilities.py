@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,9 +15,11 @@ from approvals.evidence import EvidenceError
 from approvals.evidence.vulnerabilities import (
     DependencyReport,
     ParsedFinding,
+    blocking_findings,
     detect_format,
     has_open_critical,
     parse_dependency_report,
+    with_verdicts,
 )
 from registry.choices import FindingStatus, Severity
 
@@ -155,15 +159,34 @@ class TestPipAudit:
 
         assert [f.fixed_version for f in report.findings] == ["1.26.17, 2.0.6", ""]
 
-    def test_a_pip_audit_report_alone_never_has_an_open_critical_by_default(self):
+    def test_unrated_pip_audit_findings_block_like_critical_ones(self):
         findings = parse_dependency_report(sample("pip-audit-vulnerable.json")).findings
 
-        assert has_open_critical(findings) is False
+        assert {f.severity for f in findings} == {"unknown"}
+        assert has_open_critical(findings) is True
 
-    def test_a_fail_closed_policy_counts_unrated_pip_audit_findings_as_critical(self):
+    def test_a_verdict_rating_every_unrated_finding_low_unblocks_it(self):
         findings = parse_dependency_report(sample("pip-audit-vulnerable.json")).findings
+        verdicts = {
+            (f.vulnerability_id, f.package): SimpleNamespace(severity="low", status="open")
+            for f in findings
+        }
 
-        assert has_open_critical(findings, unknown_is_critical=True) is True
+        assert has_open_critical(findings, verdicts) is False
+        assert {f.severity for f in with_verdicts(findings, verdicts)} == {"low"}
+
+    def test_a_verdict_rating_an_unrated_finding_critical_keeps_it_blocking(self):
+        findings = parse_dependency_report(sample("pip-audit-vulnerable.json")).findings
+        first = findings[0]
+        verdicts = {
+            (f.vulnerability_id, f.package): SimpleNamespace(severity="low", status="open")
+            for f in findings
+        }
+        verdicts[(first.vulnerability_id, first.package)] = SimpleNamespace(
+            severity="critical", status="open"
+        )
+
+        assert blocking_findings(findings, verdicts) == [replace(first, severity="critical")]
 
 
 class TestTrivy:

@@ -47,6 +47,7 @@ REFUSED = [
 @pytest.mark.parametrize("uri", ACCEPTED)
 def test_allowed_storage_uris_are_accepted(uri, settings):
     settings.GOVBOARD_ALLOWED_STORAGE_SCHEMES = ["s3", "gs", "az", "https", "file"]
+    settings.GOVBOARD_ARTIFACT_ROOTS = ["/srv/artifacts"]
     validate_storage_uri(uri)
 
 

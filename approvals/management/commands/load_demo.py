@@ -14,15 +14,27 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from securesystemslib.dsse import Envelope
+from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from approvals import services as approvals_services
-from approvals.models import GovernancePolicy, PromotionRequest, WebhookEndpoint
+from approvals.apps import AUDITOR_GROUP, top_up_auditor_group
+from approvals.evidence.provenance import IN_TOTO_PAYLOAD_TYPE
+from approvals.models import (
+    GovernancePolicy,
+    PromotionRequest,
+    TrustedSigningKey,
+    WebhookEndpoint,
+)
 from registry import services as registry_services
 from registry.choices import DatasetUse, TokenScope
 from registry.models import (
@@ -48,7 +60,7 @@ PEOPLE = {
         ["manage_governance", "view_team_registry"],
         ["Governance managers"],
     ),
-    "ada": ("auditor (read-only, every team)", [], ["Auditors"]),
+    "ada": ("auditor (read-only, every team)", [], [AUDITOR_GROUP]),
     "oliver": ("model owner", ["register_versions", "view_team_registry"], ["Board members"]),
     "bea": ("backup owner", ["view_team_registry"], ["Board members"]),
 }
@@ -67,6 +79,51 @@ VIEW_MODELS = [
 
 def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The demo pipeline's provenance key, derived from a label (like the development decision
+# key) so every demo install signs the same way; it is trusted only in demo data.
+DEMO_CI_KEY_LABEL = b"govboard DEMO CI provenance key -- NOT FOR PRODUCTION"
+DEMO_CI_KEYID = "demo-ci-provenance"
+
+
+def _demo_ci_signer() -> CryptoSigner:
+    private = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(DEMO_CI_KEY_LABEL).digest())
+    public = SSlibKey.from_crypto(private.public_key(), keyid=DEMO_CI_KEYID, scheme="ed25519")
+    return CryptoSigner(private, public)
+
+
+def _trust_demo_ci_key() -> None:
+    pem = (
+        _demo_ci_signer()
+        ._private_key.public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    TrustedSigningKey.objects.get_or_create(
+        keyid=DEMO_CI_KEYID,
+        defaults={"public_key_pem": pem, "description": "Demo CI provenance key (demo only)"},
+    )
+
+
+def _signed_provenance(version: ModelVersion) -> dict:
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": version.storage_uri, "digest": {"sha256": version.checksum}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://ci.demo.govboard.invalid/train/v1",
+                "externalParameters": {"commit": version.source_commit},
+            },
+            "runDetails": {"builder": {"id": "https://ci.demo.govboard.invalid/runner"}},
+        },
+    }
+    envelope = Envelope(
+        payload=json.dumps(statement).encode(), payload_type=IN_TOTO_PAYLOAD_TYPE, signatures={}
+    )
+    envelope.sign(_demo_ci_signer())
+    return envelope.to_dict()
 
 
 def _evidence_documents(version: ModelVersion, *, quality: float = 0.91) -> dict[str, dict]:
@@ -88,18 +145,9 @@ def _evidence_documents(version: ModelVersion, *, quality: float = 0.91) -> dict
                 }
             ],
         },
-        "provenance": {
-            "_type": "https://in-toto.io/Statement/v1",
-            "subject": [{"name": version.storage_uri, "digest": {"sha256": version.checksum}}],
-            "predicateType": "https://slsa.dev/provenance/v1",
-            "predicate": {
-                "buildDefinition": {
-                    "buildType": "https://ci.demo.govboard.invalid/train/v1",
-                    "externalParameters": {"commit": version.source_commit},
-                },
-                "runDetails": {"builder": {"id": "https://ci.demo.govboard.invalid/runner"}},
-            },
-        },
+        # Signed by the demo CI's key (trusted by ``_trust_demo_ci_key``): for an artifact
+        # the server cannot read, only a trusted signature vouches for its checksum.
+        "provenance": _signed_provenance(version),
         "dependency_scan": {
             "dependencies": [{"name": "torch", "version": "2.5.1", "vulns": []}],
             "fixes": [],
@@ -177,11 +225,11 @@ class Command(BaseCommand):
         board.permissions.set(view)
         managers, _ = Group.objects.get_or_create(name="Governance managers")
         managers.permissions.set(view)
-        auditors, _ = Group.objects.get_or_create(name="Auditors")
-        auditors.permissions.set(
-            list(view) + list(Permission.objects.filter(codename="view_team_registry"))
-        )
-        return {"Board members": board, "Governance managers": managers, "Auditors": auditors}
+        # The auditor group every installation has (approvals migration 0005), not a demo
+        # copy; made again the same way should someone have deleted it.
+        auditors, _ = Group.objects.get_or_create(name=AUDITOR_GROUP)
+        top_up_auditor_group(django_apps)
+        return {"Board members": board, "Governance managers": managers, AUDITOR_GROUP: auditors}
 
     # --- catalog ----------------------------------------------------------------------
 
@@ -198,6 +246,7 @@ class Command(BaseCommand):
             actor=admin, name="ci-assistants", teams=list(teams.values())
         )
         ci = account.user
+        _trust_demo_ci_key()
         # Each demo team's board (platform, product, security) judges its versions under
         # the release runbook, with metric thresholds; the default policy stays as seeded.
         runbook = approvals_services.default_policy()
