@@ -32,13 +32,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["EXIT_CODES", "ApiError", "Client", "main"]
 
 USER_AGENT = "govboard-cli/1"
 DEFAULT_URL = "http://127.0.0.1:8000"
 CHUNK = 1024 * 1024
+T = TypeVar("T")
 
 # ---------------------------------------------------------------------------- exit codes
 EXIT_OK = 0  # success; for status/wait: approved
@@ -56,7 +57,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success (status: approved)",
     EXIT_INTERNAL: "unexpected client error (a bug: please report it)",
     EXIT_USAGE: "usage error: bad flags, missing URL/token, unreadable local file",
-    EXIT_PENDING: "pending: still submitted/checking/in review, or --wait timed out",
+    EXIT_PENDING: "pending: still submitted/checking/in review, or --wait/--timeout ran out",
     EXIT_BLOCKED: "blocked: changes_requested, rejected, expired, withdrawn (reasons printed)",
     EXIT_CONFLICT: "conflict: HTTP 409 (version exists with another checksum, open request) "
     "or 422 (Idempotency-Key reused with another payload)",
@@ -70,6 +71,9 @@ APPROVED_STATES = frozenset({"approved"})
 PENDING_STATES = frozenset({"submitted", "checking", "in_review"})
 BLOCKED_STATES = frozenset({"changes_requested", "rejected", "expired", "withdrawn"})
 BLOCKED_VERSION_STATES = frozenset({"deprecated", "retired"})
+# The automated checks have not judged the request yet (a worker runs them after submit).
+CHECKING_STATES = frozenset({"submitted", "checking"})
+REVIEW_STATES = frozenset({"in_review"})
 
 MODEL_KINDS = ("model", "adapter", "prompt", "config")
 EVIDENCE_KINDS = (
@@ -81,6 +85,7 @@ EVIDENCE_KINDS = (
     "model_signature",
 )
 MODEL_FIELDS = ("kind", "owner", "backup_owner", "escalation_contact")
+DATASET_USES = ("train", "eval")
 # Version fields the flags can set (the --metadata file may carry any other key too).
 LIST_FIELDS = ("allowed_use_cases", "prohibited_use_cases", "mitigation_controls")
 
@@ -527,12 +532,110 @@ def cmd_upload_evidence(client: Client, args: argparse.Namespace, out: Output) -
     return EXIT_OK
 
 
-def _say_request(out: Output, request: dict[str, Any], prefix: str) -> int:
-    code = _request_outcome(request)
-    out.say(f"{prefix}promotion request {request.get('id')} is {request.get('state')}")
+def _pause(seconds: float) -> None:
+    """Sleep between polls (one place, so a test can stand in a worker here)."""
+    time.sleep(seconds)
+
+
+def _poll(
+    fetch: Callable[[], T],
+    *,
+    settled: Callable[[T], bool],
+    describe: Callable[[T], str],
+    out: Output,
+    wait: bool,
+    timeout: float,
+    interval: float,
+    first: T | None = None,
+) -> tuple[T, bool]:
+    """Fetch until ``settled(result)``, at most ``timeout`` seconds; once without ``wait``.
+
+    ``first`` is a result already in hand (e.g. the answer to a POST). While waiting, a
+    transient server or network failure (exit 9) is retried until the deadline. Returns
+    the last result and whether the deadline ran out before it settled.
+    """
+    deadline = time.monotonic() + timeout
+    last_line = None
+    result = first
+    while True:
+        if result is None:
+            try:
+                result = fetch()
+            except ApiError as exc:
+                if not (wait and exc.exit_code == EXIT_SERVER and time.monotonic() < deadline):
+                    raise
+                out.say(f"{exc.message}; retrying")
+                _pause(min(interval, max(0.0, deadline - time.monotonic())))
+                continue
+        if settled(result) or not wait:
+            return result, False
+        if time.monotonic() >= deadline:
+            return result, True
+        line = describe(result)
+        if line != last_line:
+            out.say(line + " — waiting")
+            last_line = line
+        _pause(min(interval, max(0.0, deadline - time.monotonic())))
+        result = None
+
+
+def _say_reasons(out: Output, reasons: list[str]) -> None:
+    for reason in reasons or ["(the server gave no reason)"]:
+        out.say(f"  - {reason}")
+
+
+def _checks_outcome(request: dict[str, Any], *, waited: bool) -> int:
+    """After submit or recheck: 0 the checks passed (in review, or already approved),
+    4 they block it, 3 still checking when the wait ran out (or a state this client does
+    not know). Without waiting, an accepted request that is still being checked is 0."""
+    state = request.get("state")
+    if state in BLOCKED_STATES:
+        return EXIT_BLOCKED
+    if state in REVIEW_STATES or state in APPROVED_STATES:
+        return EXIT_OK
+    if state in CHECKING_STATES and not waited:
+        return EXIT_OK
+    return EXIT_PENDING
+
+
+def _await_checks(
+    client: Client, args: argparse.Namespace, out: Output, request: dict[str, Any]
+) -> int:
+    """Wait (unless --no-wait) until the automated checks have judged ``request``, then
+    report it: the human line and reasons on stderr, the request's JSON on stdout."""
+    request_id = request.get("id")
+    request, timed_out = _poll(
+        lambda: client.get(f"promotion-requests/{request_id}/"),
+        settled=lambda body: body.get("state") not in CHECKING_STATES,
+        describe=lambda body: (
+            f"promotion request {body.get('id')} is {body.get('state')}: "
+            "the automated checks have not finished"
+        ),
+        out=out,
+        wait=args.wait,
+        timeout=args.timeout,
+        interval=args.interval,
+        first=request,
+    )
+    code = _checks_outcome(request, waited=args.wait)
+    state = request.get("state")
+    line = f"promotion request {request.get('id')} is {state}"
+    if state in REVIEW_STATES:
+        line += ": the automated checks passed; waiting for the board"
+    elif timed_out:
+        line += (
+            f": the checks had not finished after {args.timeout:g}s "
+            f"(follow with: govboard status --request {request.get('id')} --wait)"
+        )
+    elif state in CHECKING_STATES:
+        line += (
+            ": the checks run in the background "
+            f"(follow with: govboard status --request {request.get('id')} --wait)"
+        )
+    out.say(line)
     if code == EXIT_BLOCKED:
-        for reason in _reasons(request) or ["(the server gave no reason)"]:
-            out.say(f"  - {reason}")
+        _say_reasons(out, _reasons(request))
+    out.data(request)
     return code
 
 
@@ -543,10 +646,24 @@ def cmd_request_promotion(client: Client, args: argparse.Namespace, out: Output)
     if args.rollback_plan is not None:
         payload["rollback_plan"] = args.rollback_plan
     request = client.request("POST", "promotion-requests/", json_body=payload).json()
-    code = _say_request(out, request, "")
+    return _await_checks(client, args, out, request)
+
+
+def cmd_recheck(client: Client, args: argparse.Namespace, out: Output) -> int:
+    response = client.request("POST", f"promotion-requests/{args.request}/recheck/", retry=False)
+    out.say(f"checks of promotion request {args.request} restarted")
+    return _await_checks(client, args, out, response.json())
+
+
+def cmd_withdraw(client: Client, args: argparse.Namespace, out: Output) -> int:
+    request = client.request(
+        "POST", f"promotion-requests/{args.request}/withdraw/", retry=False
+    ).json()
+    state = request.get("state")
+    out.say(f"promotion request {request.get('id', args.request)} is {state}")
     out.data(request)
-    # Created and waiting for review is success for this command; blocked by the checks is 4.
-    return EXIT_BLOCKED if code == EXIT_BLOCKED else EXIT_OK
+    # The request is withdrawn as asked: success. (A decided request is a 409: exit 5.)
+    return EXIT_OK if state == "withdrawn" else _request_outcome(request)
 
 
 def _fetch_status(client: Client, args: argparse.Namespace) -> tuple[int, dict[str, Any], Any]:
@@ -570,34 +687,24 @@ def _describe(body: dict[str, Any], latest: Any, args: argparse.Namespace) -> st
 
 
 def cmd_status(client: Client, args: argparse.Namespace, out: Output) -> int:
-    deadline = time.monotonic() + args.timeout
-    last_line = None
-    while True:
-        try:
-            code, body, latest = _fetch_status(client, args)
-        except ApiError as exc:
-            # While waiting, a transient server/network failure is retried until the deadline.
-            if not (args.wait and exc.exit_code == EXIT_SERVER and time.monotonic() < deadline):
-                raise
-            out.say(f"status: {exc.message}; retrying")
-            time.sleep(min(args.interval, max(0.0, deadline - time.monotonic())))
-            continue
-        line = _describe(body, latest, args)
-        if code != EXIT_PENDING or not args.wait or time.monotonic() >= deadline:
-            break
-        if line != last_line:
-            out.say(line + " — waiting")
-            last_line = line
-        time.sleep(min(args.interval, max(0.0, deadline - time.monotonic())))
-    if code == EXIT_PENDING and args.wait:
+    (code, body, latest), timed_out = _poll(
+        lambda: _fetch_status(client, args),
+        settled=lambda result: result[0] != EXIT_PENDING,
+        describe=lambda result: _describe(result[1], result[2], args),
+        out=out,
+        wait=args.wait,
+        timeout=args.timeout,
+        interval=args.interval,
+    )
+    line = _describe(body, latest, args)
+    if timed_out:
         line += f" (still pending after {args.timeout:g}s)"
     out.say(line)
     if code == EXIT_BLOCKED:
         reasons = _reasons(latest) if isinstance(latest, dict) else []
         if not reasons and body.get("state") in BLOCKED_VERSION_STATES:
             reasons = [f"the version is {body.get('state')}"]
-        for reason in reasons or ["(the server gave no reason)"]:
-            out.say(f"  - {reason}")
+        _say_reasons(out, reasons)
     out.data(body)
     return code
 
@@ -626,10 +733,11 @@ def cmd_decision(client: Client, args: argparse.Namespace, out: Output) -> int:
     return EXIT_OK
 
 
-def _timestamp(value: str | None, flag: str) -> str | None:
+def _timestamp(value: str | None, flag: str, *, allow_now: bool = True) -> str | None:
+    """An ISO 8601 timestamp with a zone (or ``now``, where allowed), as the API wants it."""
     if value is None:
         return None
-    if value == "now":
+    if value == "now" and allow_now:
         return datetime.now(UTC).isoformat(timespec="seconds")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -661,10 +769,56 @@ def cmd_record_deployment(client: Client, args: argparse.Namespace, out: Output)
     return EXIT_OK
 
 
+def cmd_link_dataset(client: Client, args: argparse.Namespace, out: Output) -> int:
+    # A dataset version is immutable on the server, so "now" as a window edge would make
+    # every rerun a conflict: the window must be the snapshot's real, fixed boundaries.
+    payload: dict[str, Any] = {
+        "dataset": args.dataset,
+        "version": args.dataset_version,
+        "use": args.use,
+        "window_start": _timestamp(args.window_start, "--window-start", allow_now=False),
+        "window_end": _timestamp(args.window_end, "--window-end", allow_now=False),
+    }
+    # Optional fields are sent only when given, so an older server that lacks one still
+    # accepts the rest (it refuses unknown fields).
+    if args.uri is not None:
+        payload["uri"] = args.uri
+    if args.license is not None:
+        payload["license"] = args.license
+    checksum = (args.checksum or "").strip().lower() or None
+    if args.data_file:
+        try:
+            computed = sha256_file(args.data_file)
+        except OSError as exc:
+            raise UsageError(f"Cannot read data file {args.data_file}: {exc}") from exc
+        if checksum and checksum != computed:
+            raise UsageError(
+                f"--checksum {checksum} does not match the data file's sha256 {computed}."
+            )
+        checksum = computed
+    if checksum:
+        payload["checksum"] = checksum
+    # Linking is idempotent on the server (the same link answers 200), so a retry is safe.
+    response = client.request(
+        "POST", f"versions/{args.version}/datasets/", json_body=payload, retry=True
+    )
+    link = response.json()
+    verb = "linked" if response.status == 201 else "already linked"
+    out.say(
+        f"{args.use} dataset {args.dataset}@{args.dataset_version} {verb} to version "
+        f"{args.version}: id {link.get('id')}"
+    )
+    out.data(link)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Client, argparse.Namespace, Output], int]] = {
     "register": cmd_register,
+    "link-dataset": cmd_link_dataset,
     "upload-evidence": cmd_upload_evidence,
     "request-promotion": cmd_request_promotion,
+    "recheck": cmd_recheck,
+    "withdraw": cmd_withdraw,
     "status": cmd_status,
     "decision": cmd_decision,
     "record-deployment": cmd_record_deployment,
@@ -739,6 +893,19 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
+def _checks_wait_options(parser: argparse.ArgumentParser) -> None:
+    """--wait/--no-wait, --timeout, --interval for the commands that start the checks."""
+    parser.add_argument(
+        "--wait",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="wait for the automated checks (default); --no-wait returns once the request "
+        "is accepted (exit 0 unless the checks already block it)",
+    )
+    parser.add_argument("--timeout", type=_seconds, default=600.0, help="(default 600)")
+    parser.add_argument("--interval", type=_seconds, default=5.0, help="(default 5)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
@@ -801,6 +968,37 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--escalation-contact", help="email")
     model.add_argument("--model-description", help="model description")
 
+    dataset = add(
+        "link-dataset",
+        "Record a dataset (version and time window) a draft version was trained or evaluated "
+        "on (idempotent: the same link answers 200). Promotion needs a train and an eval "
+        "dataset (a prompt or config: an eval dataset).",
+    )
+    dataset.add_argument("--version", type=_positive_id, required=True, metavar="ID")
+    dataset.add_argument(
+        "--dataset", required=True, metavar="NAME", help="dataset name (lower-case slug)"
+    )
+    dataset.add_argument(
+        "--dataset-version",
+        required=True,
+        metavar="LABEL",
+        help="the dataset snapshot's label, e.g. 2026-10 (never changes once recorded)",
+    )
+    dataset.add_argument("--use", choices=DATASET_USES, required=True)
+    dataset.add_argument(
+        "--window-start",
+        required=True,
+        metavar="ISO8601",
+        help="start of the data's time window, with a zone (e.g. 2026-06-01T00:00:00Z)",
+    )
+    dataset.add_argument("--window-end", required=True, metavar="ISO8601")
+    dataset.add_argument("--uri", help="where the snapshot lives, e.g. s3://data/tickets/2026-10/")
+    dataset.add_argument("--license", help="the licence the data is used under (SPDX id)")
+    dataset.add_argument("--checksum", help="sha256 hex of the snapshot")
+    dataset.add_argument(
+        "--data-file", metavar="PATH", help="compute the snapshot's sha256 from this file"
+    )
+
     upload = add("upload-evidence", "Attach an evidence file to a version.")
     upload.add_argument("--version", type=_positive_id, required=True, metavar="ID")
     upload.add_argument("--kind", choices=EVIDENCE_KINDS, required=True)
@@ -809,11 +1007,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     promote = add(
         "request-promotion",
-        "Open a promotion request; exit 4 if the automated checks already block it.",
+        "Open a promotion request and wait for the automated checks: exit 0 in review, "
+        "4 blocked by the checks (reasons on stderr), 3 still checking at --timeout.",
     )
     promote.add_argument("--version", type=_positive_id, required=True, metavar="ID")
     promote.add_argument("--rollback-target", type=_positive_id, metavar="ID")
     promote.add_argument("--rollback-plan")
+    _checks_wait_options(promote)
+
+    recheck = add(
+        "recheck",
+        "Re-run the automated checks of an open request (e.g. after new evidence) and wait "
+        "for them: exit 0 in review, 4 blocked, 3 still checking at --timeout.",
+    )
+    recheck.add_argument("--request", type=_positive_id, required=True, metavar="ID")
+    _checks_wait_options(recheck)
+
+    withdraw = add(
+        "withdraw",
+        "Withdraw an open promotion request (the version returns to draft); exit 0 once "
+        "withdrawn, 5 if the request is already decided.",
+    )
+    withdraw.add_argument("--request", type=_positive_id, required=True, metavar="ID")
 
     status = add(
         "status",

@@ -8,34 +8,29 @@ A small stub HTTP server covers the status codes the real server is hard to prov
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from approvals import services as approval_services
-from approvals.models import GovernancePolicy
 from govboard import cli
-from registry.choices import DatasetUse
 from registry.models import ModelVersion
+from tests.cli.support import (
+    complete_metadata_file,
+    make_reviewable,
+    register_args,
+    run_pending_checks,
+)
 from tests.registry.factories import (
     PASSWORD,
-    TeamFactory,
-    UserFactory,
     approver,
-    complete_metadata,
-    link_dataset,
     service_account_with_token,
     sha256_of,
 )
@@ -43,113 +38,11 @@ from tests.registry.factories import (
 GOVBOARD_SCRIPT = Path(sys.executable).with_name("govboard")
 
 
-@pytest.fixture
-def ci(live_server, monkeypatch, tmp_path, settings):
-    """A team, its owners, a CI token in GOVBOARD_TOKEN, and the live server's URL."""
-    # Decision records are signed: a fixed test-only Ed25519 seed (base64 of 32 bytes).
-    settings.GOVBOARD_SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
-    # Transactional tests flush the seeded default policy between tests: re-seed it.
-    GovernancePolicy.objects.get_or_create(
-        is_default=True,
-        defaults={
-            "name": "default",
-            "version": 1,
-            "required_roles": {"platform": 1, "product": 1, "security": 1},
-            "approval_validity_days": 90,
-        },
-    )
-    team = TeamFactory(slug="assistants")
-    UserFactory(username="oliver")
-    UserFactory(username="bea")
-    account, token = service_account_with_token(teams=[team])
-    monkeypatch.setenv("GOVBOARD_TOKEN", token)
-    monkeypatch.delenv("GOVBOARD_URL", raising=False)
-    artifact = tmp_path / "adapter.safetensors"
-    artifact.write_bytes(b"weights v1")
-    return SimpleNamespace(
-        url=live_server.url, token=token, team=team, account=account, artifact=artifact
-    )
-
-
-@pytest.fixture
-def run(capsys):
-    """Run the CLI in-process: (exit code, parsed stdout JSON or None, stderr text)."""
-
-    def _run(*args: str) -> tuple[int, object, str]:
-        code = cli.main(list(args))
-        captured = capsys.readouterr()
-        try:
-            data = json.loads(captured.out) if captured.out.strip() else None
-        except ValueError:
-            data = captured.out
-        return code, data, captured.err
-
-    return _run
-
-
-def _register_args(ci, version: str = "1.0.0", *extra: str) -> list[str]:
-    return [
-        "register",
-        "--url",
-        ci.url,
-        "--team",
-        "assistants",
-        "--model",
-        "support-lora",
-        "--version",
-        version,
-        "--artifact",
-        str(ci.artifact),
-        "--storage-uri",
-        f"s3://models/support-lora/{version}/",
-        "--kind",
-        "adapter",
-        "--owner",
-        "oliver",
-        "--backup-owner",
-        "bea",
-        "--escalation-contact",
-        "oncall@example.test",
-        *extra,
-    ]
-
-
-def _make_reviewable(version_id: int) -> None:
-    """Datasets (and, where the workflow checks evidence, passing evidence) for a version.
-
-    Evidence checks and asynchronous check runs are being added to the approvals
-    workflow; this uses their test helpers when they exist, so these CLI tests follow.
-    """
-    version = ModelVersion.objects.get(pk=version_id)
-    link_dataset(version, DatasetUse.TRAIN)
-    link_dataset(version, DatasetUse.EVAL)
-    try:
-        from tests.approvals.factories import attach_passing_evidence, board_policy
-    except ImportError:
-        return
-    # The team's board (platform, product, security) judges it, as these tests sign so.
-    board_policy(version.registered_model.team)
-    attach_passing_evidence(version)
-
-
-def _run_pending_checks(request_id: int) -> None:
-    """Stand in for the Celery worker when checks run asynchronously after submit."""
-    run_checks = getattr(approval_services, "promotion_request_run_checks", None)
-    if run_checks is not None:
-        run_checks(request_id=request_id, via="test worker")
-
-
-def _complete_metadata_file(tmp_path: Path) -> Path:
-    path = tmp_path / "metadata.json"
-    path.write_text(json.dumps(complete_metadata()))
-    return path
-
-
 # ------------------------------------------------------------------ register
 
 
 def test_register_creates_the_model_and_version_then_answers_idempotently(ci, run):
-    code, body, err = run(*_register_args(ci))
+    code, body, err = run(*register_args(ci))
 
     assert code == cli.EXIT_OK, err
     assert body["state"] == "draft"
@@ -158,7 +51,7 @@ def test_register_creates_the_model_and_version_then_answers_idempotently(ci, ru
     assert "registered: id" in err
     assert ci.token not in err
 
-    again_code, again, again_err = run(*_register_args(ci))
+    again_code, again, again_err = run(*register_args(ci))
 
     assert again_code == cli.EXIT_OK, again_err
     assert again["id"] == body["id"]
@@ -167,7 +60,7 @@ def test_register_creates_the_model_and_version_then_answers_idempotently(ci, ru
 
 
 def test_register_with_json_only_prints_nothing_on_stderr(ci, run):
-    code, body, err = run("--json", *_register_args(ci))
+    code, body, err = run("--json", *register_args(ci))
 
     assert code == cli.EXIT_OK
     assert body["version"] == "1.0.0"
@@ -175,7 +68,7 @@ def test_register_with_json_only_prints_nothing_on_stderr(ci, run):
 
 
 def test_same_version_with_another_checksum_is_a_conflict_exit_5(ci, run):
-    assert run(*_register_args(ci))[0] == cli.EXIT_OK
+    assert run(*register_args(ci))[0] == cli.EXIT_OK
 
     code, problem, err = run(
         "register",
@@ -200,10 +93,10 @@ def test_same_version_with_another_checksum_is_a_conflict_exit_5(ci, run):
 
 
 def test_reusing_an_idempotency_key_with_another_payload_is_exit_5(ci, run):
-    code, _, err = run(*_register_args(ci, "1.0.0", "--idempotency-key", "build-42"))
+    code, _, err = run(*register_args(ci, "1.0.0", "--idempotency-key", "build-42"))
     assert code == cli.EXIT_OK, err
 
-    code, problem, err = run(*_register_args(ci, "1.1.0", "--idempotency-key", "build-42"))
+    code, problem, err = run(*register_args(ci, "1.1.0", "--idempotency-key", "build-42"))
 
     assert code == cli.EXIT_CONFLICT, err
     assert problem["status"] == 422
@@ -212,7 +105,7 @@ def test_reusing_an_idempotency_key_with_another_payload_is_exit_5(ci, run):
 def test_a_bad_token_is_exit_6_and_no_token_is_ever_printed(ci, run, monkeypatch):
     monkeypatch.setenv("GOVBOARD_TOKEN", "gbt_nothere_notasecret")
 
-    code, problem, err = run(*_register_args(ci))
+    code, problem, err = run(*register_args(ci))
 
     assert code == cli.EXIT_AUTH
     assert problem["status"] == 401
@@ -223,14 +116,14 @@ def test_a_token_without_the_register_scope_is_exit_6(ci, run, monkeypatch):
     _, read_only = service_account_with_token(teams=[ci.team], scopes=["read"])
     monkeypatch.setenv("GOVBOARD_TOKEN", read_only)
 
-    code, problem, _ = run(*_register_args(ci))
+    code, problem, _ = run(*register_args(ci))
 
     assert code == cli.EXIT_AUTH
     assert problem["status"] == 403
 
 
 def test_invalid_input_is_exit_8_with_the_field_errors(ci, run):
-    code, problem, err = run(*_register_args(ci, "not-a-version"))
+    code, problem, err = run(*register_args(ci, "not-a-version"))
 
     assert code == cli.EXIT_INVALID
     assert problem["status"] == 400
@@ -249,7 +142,7 @@ def test_an_unknown_version_is_exit_7(ci, run):
 
 
 def test_incomplete_metadata_blocks_the_request_and_status_exits_4_with_reasons(ci, run):
-    _, version, _ = run(*_register_args(ci))
+    _, version, _ = run(*register_args(ci))
 
     code, request, err = run("request-promotion", "--url", ci.url, "--version", str(version["id"]))
 
@@ -271,14 +164,14 @@ def test_incomplete_metadata_blocks_the_request_and_status_exits_4_with_reasons(
 
 
 def test_a_complete_version_goes_to_review_pending_is_3_and_approval_is_0(ci, run, tmp_path):
-    metadata = _complete_metadata_file(tmp_path)
-    _, version, _ = run(*_register_args(ci, "1.0.0", "--metadata", str(metadata)))
-    _make_reviewable(version["id"])
+    metadata = complete_metadata_file(tmp_path)
+    _, version, _ = run(*register_args(ci, "1.0.0", "--metadata", str(metadata)))
+    make_reviewable(version["id"])
 
     code, request, err = run("request-promotion", "--url", ci.url, "--version", str(version["id"]))
     assert code == cli.EXIT_OK, err
     assert request["state"] in ("in_review", "submitted", "checking")
-    _run_pending_checks(request["id"])
+    run_pending_checks(request["id"])
 
     code, body, err = run("status", "--url", ci.url, "--request", str(request["id"]))
     assert code == cli.EXIT_PENDING
@@ -320,9 +213,9 @@ def test_a_complete_version_goes_to_review_pending_is_3_and_approval_is_0(ci, ru
 
 
 def test_a_second_open_request_is_a_conflict_exit_5(ci, run, tmp_path):
-    metadata = _complete_metadata_file(tmp_path)
-    _, version, _ = run(*_register_args(ci, "1.0.0", "--metadata", str(metadata)))
-    _make_reviewable(version["id"])
+    metadata = complete_metadata_file(tmp_path)
+    _, version, _ = run(*register_args(ci, "1.0.0", "--metadata", str(metadata)))
+    make_reviewable(version["id"])
     code, _, err = run("request-promotion", "--url", ci.url, "--version", str(version["id"]))
     assert code == cli.EXIT_OK, err
 
@@ -334,12 +227,12 @@ def test_a_second_open_request_is_a_conflict_exit_5(ci, run, tmp_path):
 
 def _approved(ci, run, tmp_path) -> tuple[dict, dict]:
     """Register a complete version through the CLI, promote it, and have the board sign."""
-    metadata = _complete_metadata_file(tmp_path)
-    _, version, _ = run(*_register_args(ci, "1.0.0", "--metadata", str(metadata)))
-    _make_reviewable(version["id"])
+    metadata = complete_metadata_file(tmp_path)
+    _, version, _ = run(*register_args(ci, "1.0.0", "--metadata", str(metadata)))
+    make_reviewable(version["id"])
     code, request, err = run("request-promotion", "--url", ci.url, "--version", str(version["id"]))
     assert code == cli.EXIT_OK, err
-    _run_pending_checks(request["id"])
+    run_pending_checks(request["id"])
     for role in ("platform", "product", "security"):
         signer = approver(ci.team, role, username=f"{role}-lead")
         approval_services.signoff_record(
@@ -370,7 +263,7 @@ def test_the_signed_decision_record_is_written_to_a_file(ci, run, tmp_path):
 
 
 def test_evidence_upload_returns_its_digest(ci, run, tmp_path):
-    _, version, _ = run(*_register_args(ci))
+    _, version, _ = run(*register_args(ci))
     sbom = tmp_path / "sbom.cdx.json"
     sbom.write_text(
         json.dumps(
@@ -396,7 +289,7 @@ def test_evidence_upload_returns_its_digest(ci, run, tmp_path):
 
 def test_a_deployment_of_an_approved_version_is_recorded_and_a_draft_is_refused(ci, run, tmp_path):
     version, _ = _approved(ci, run, tmp_path)
-    _, draft, _ = run(*_register_args(ci, "2.0.0"))
+    _, draft, _ = run(*register_args(ci, "2.0.0"))
 
     code, deployment, err = run(
         "record-deployment", "--url", ci.url, "--version", str(version["id"]),
@@ -476,7 +369,7 @@ def test_help_documents_every_exit_code(run):
 def test_the_installed_console_script_works(ci):
     assert GOVBOARD_SCRIPT.exists(), f"{GOVBOARD_SCRIPT} missing: run `uv sync`"
     env = {**os.environ, "GOVBOARD_URL": ci.url, "GOVBOARD_TOKEN": ci.token}
-    args = _register_args(ci)
+    args = register_args(ci)
     url_index = args.index("--url")
     del args[url_index : url_index + 2]  # the URL comes from GOVBOARD_URL
 
@@ -506,48 +399,6 @@ def test_the_installed_console_script_works(ci):
 
 
 # ------------------------------------------------------------------ stub server: status codes
-
-
-class _StubHandler(http.server.BaseHTTPRequestHandler):
-    responses: list[tuple[int, str, bytes]] = []
-    seen: list[dict] = []
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        type(self).seen.append(
-            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-        )
-        status, content_type, payload = type(self).responses.pop(0)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = _answer
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def stub(monkeypatch) -> Iterator[SimpleNamespace]:
-    _StubHandler.responses = []
-    _StubHandler.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StubHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("GOVBOARD_TOKEN", "gbt_stub_secret")
-    try:
-        yield SimpleNamespace(
-            url=f"http://127.0.0.1:{server.server_address[1]}",
-            responses=_StubHandler.responses,
-            seen=_StubHandler.seen,
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _problem(status: int) -> tuple[int, str, bytes]:
