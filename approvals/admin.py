@@ -11,6 +11,8 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
 from approvals import permissions as approval_permissions
@@ -326,6 +328,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
     list_select_related = ["version__registered_model__team", "requested_by"]
     search_fields = ["version__registered_model__name", "version__version"]
     readonly_fields = [
+        "waiting_for",
         "version",
         "policy",
         "policy_snapshot",
@@ -361,7 +364,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
             available=lambda request, obj: (
                 obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))
             ),
-            success_message="Your sign-off is recorded.",
+            success_message=selectors.signoff_outcome,
         ),
         ServiceAction(
             name="reject",
@@ -399,9 +402,12 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
                 expires_at=data["expires_at"],
             ),
             available=lambda request, obj: (
-                obj.state == RequestState.IN_REVIEW and _is_manager(request, obj)
+                obj.state in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED)
+                and _is_manager(request, obj)
             ),
-            success_message="The exception is recorded.",
+            success_message=lambda exception: (
+                "The exception is recorded. " + selectors.approval_outcome(exception.request_id)
+            ),
         ),
         ServiceAction(
             name="expedite",
@@ -422,6 +428,16 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
         return selectors.requests_visible_to(request.user).annotate(
             _signoff_count=Count("signoffs")
         )
+
+    @admin.display(description="waiting for")
+    def waiting_for(self, obj: PromotionRequest) -> str:
+        """What still stands between this request and approval, on its own page."""
+        if obj.state == RequestState.APPROVED:
+            return "Nothing: approved."
+        if obj.state not in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED):
+            return f"Nothing: the request is {obj.state}."
+        waiting = services.assess(obj).waiting_for
+        return format_html_join(mark_safe("<br>"), "{}", ((item,) for item in waiting)) or "—"
 
     @admin.display(description="version")
     def model_version(self, obj: PromotionRequest) -> str:

@@ -116,6 +116,10 @@ class PromotionRequestDetailSerializer(serializers.Serializer):
     reasons = serializers.JSONField(source="request.reasons")
     blocked_reasons = serializers.ListField(child=serializers.CharField())
     missing_roles = serializers.DictField(child=serializers.IntegerField())
+    waiting_for = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What approval still waits for, in words: roles, exceptions, checks.",
+    )
     checks = CheckResultSerializer(many=True)
     exceptions = CheckExceptionSerializer(many=True)
     signoffs = SignOffStatusSerializer(many=True)

@@ -72,6 +72,23 @@ def overdue_requests(user: Any) -> QuerySet[PromotionRequest]:
     )
 
 
+def approval_outcome(request_id: int) -> str:
+    """Where a request stands after someone acted on it: approved, or what approval
+    still waits for (missing roles, exceptions a manager may grant, failed checks)."""
+    request = PromotionRequest.objects.select_related("version").get(pk=request_id)
+    if request.state == RequestState.APPROVED:
+        return "The request is approved and its decision record signed."
+    waiting = assess(request).waiting_for
+    if request.state != RequestState.IN_REVIEW:
+        return f"The request is {request.state}."
+    return "Approval also waits for: " + "; ".join(waiting) + "."
+
+
+def signoff_outcome(signoff: SignOff) -> str:
+    """What a signer is told: recorded, and approved or what approval still waits for."""
+    return "Your sign-off is recorded. " + approval_outcome(signoff.request_id)
+
+
 @dataclass
 class RequestDetail:
     """One request with everything a reviewer or CI needs, in a bounded number of queries."""
@@ -83,6 +100,7 @@ class RequestDetail:
     steps: list[dict[str, Any]]
     blocked_reasons: list[str]
     missing_roles: dict[str, int]
+    waiting_for: list[str]
     evidence_digests: dict[str, str]
     is_overdue: bool
     decision_record: dict[str, Any] | None = None
@@ -145,6 +163,11 @@ def request_detail(user: Any, request_id: int) -> RequestDetail:
         steps=steps,
         blocked_reasons=blocked if request.state in OPEN_REQUEST_STATES else [],
         missing_roles=assessment.missing_roles,
+        waiting_for=(
+            assessment.waiting_for
+            if request.state in (*OPEN_REQUEST_STATES, RequestState.CHANGES_REQUESTED)
+            else []
+        ),
         evidence_digests=digests,
         is_overdue=bool(open_request and request.due_at and request.due_at < now),
         decision_record=decision.envelope if decision else None,
@@ -154,10 +177,12 @@ def request_detail(user: Any, request_id: int) -> RequestDetail:
 
 __all__ = [
     "RequestDetail",
+    "approval_outcome",
     "overdue_flag",
     "overdue_requests",
     "request_detail",
     "request_with_evidence",
     "requests_visible_to",
     "review_queue_for",
+    "signoff_outcome",
 ]

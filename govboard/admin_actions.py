@@ -27,7 +27,9 @@ class ServiceAction:
     form_class: type[forms.Form]
     run: Callable[[HttpRequest, Any, dict[str, Any]], Any]
     available: Callable[[HttpRequest, Any], bool]
-    success_message: str
+    # A fixed text, or one made from what the service returned (e.g. what approval of a
+    # request still waits for after a sign-off).
+    success_message: str | Callable[[Any], str]
     form_kwargs: Callable[[HttpRequest, Any], dict[str, Any]] | None = None
 
 
@@ -76,7 +78,7 @@ class ServiceActionAdminMixin:
             form = action.form_class(request.POST or None, **kwargs)
             if request.method == "POST" and form.is_valid():
                 try:
-                    action.run(request, obj, form.cleaned_data)
+                    result = action.run(request, obj, form.cleaned_data)
                 except DomainError as exc:
                     form.add_error(None, exc.message)
                     # Field-level reasons go next to their fields, like a form error.
@@ -84,7 +86,10 @@ class ServiceActionAdminMixin:
                         if field in form.fields and isinstance(reasons, list):
                             form.add_error(field, [str(reason) for reason in reasons])
                 else:
-                    self.message_user(request, action.success_message, messages.SUCCESS)
+                    message = action.success_message
+                    if callable(message):
+                        message = message(result)
+                    self.message_user(request, message, messages.SUCCESS)
                     info = self.model._meta.app_label, self.model._meta.model_name
                     return HttpResponseRedirect(
                         reverse(f"admin:{info[0]}_{info[1]}_change", args=[obj.pk])

@@ -127,6 +127,11 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     def expire(self) -> None:
         """in_review → expired: left unreviewed past its due date and grace."""
 
+    @transition(field=state, source=RequestState.CHANGES_REQUESTED, target=RequestState.IN_REVIEW)
+    def reopen(self) -> None:
+        """changes_requested → in_review: a manager's exception covers the only failed
+        (non-critical) checks, on unchanged evidence."""
+
     for _method in (
         start_checks,
         restart_checks,
@@ -136,6 +141,7 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
         reject,
         withdraw,
         expire,
+        reopen,
     ):
         _method.alters_data = True
     del _method

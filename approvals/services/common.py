@@ -137,14 +137,22 @@ def signoff_problems(
 
 @dataclass
 class Assessment:
-    """Where a request stands: the latest check run, live exceptions, valid sign-offs."""
+    """Where a request stands: the latest check run, live exceptions, valid sign-offs,
+    and what still stands between it and approval (``blocked``, ``waiting_for``)."""
 
     results: list[CheckResult]
     exceptions: list[CheckException]
     signoffs: list[tuple[SignOff, list[str]]]
     digests: dict[str, str]
+    state: str = RequestState.IN_REVIEW
     blocked: list[str] = field(default_factory=list)
     missing_roles: dict[str, int] = field(default_factory=dict)
+    # Failed checks of the latest run: critical ones, and non-critical ones no live
+    # exception covers (a manager may grant one).
+    failed_critical: list[str] = field(default_factory=list)
+    failed_overridable: list[str] = field(default_factory=list)
+    evidence_changed: bool = False
+    checks_ran: bool = True
 
     @property
     def valid_signoffs(self) -> list[SignOff]:
@@ -153,6 +161,55 @@ class Assessment:
     @property
     def ready(self) -> bool:
         return not self.blocked and not self.missing_roles
+
+    @property
+    def waiting_for(self) -> list[str]:
+        """What approval still waits for, in words a board member acts on (empty once
+        approved or when nothing is left)."""
+        if self.state == RequestState.APPROVED:
+            return []
+        sent_back = self.state == RequestState.CHANGES_REQUESTED
+        if sent_back and (self.failed_critical or not self.failed_overridable):
+            # Only a new submission helps: a critical failure, or a reviewer's request.
+            return ["a new submission from CI (the request was sent back)"] + [
+                f"critical check {name} to pass" for name in self.failed_critical
+            ]
+        waiting: list[str] = []
+        if not self.checks_ran:
+            waiting.append("the automated checks to run")
+        if self.evidence_changed:
+            waiting.append("a recheck: the artifact or evidence changed since the checks ran")
+        for name in self.failed_critical:
+            waiting.append(
+                f"critical check {name} to pass (no exception is possible: fix the version "
+                "or its evidence and submit again)"
+            )
+        for name in self.failed_overridable:
+            if sent_back:
+                waiting.append(
+                    f"an exception on {name} (a governance manager; it returns the request "
+                    "to review) or a new submission"
+                )
+            else:
+                waiting.append(
+                    f"an exception on {name} (a governance manager) or a passing recheck"
+                )
+        times = "\u00d7"  # the multiplication sign people read: "Security approver x1"
+        waiting.extend(
+            f"{role_label(role)} {times}{count}"
+            for role, count in sorted(self.missing_roles.items())
+        )
+        return waiting
+
+
+def role_label(role: str) -> str:
+    """A board role as people read it ("Security approver"), the role itself if unknown."""
+    from registry.choices import ApproverRole
+
+    try:
+        return str(ApproverRole(role).label)
+    except ValueError:
+        return role
 
 
 def latest_run_results(results: list[CheckResult]) -> list[CheckResult]:
@@ -185,9 +242,12 @@ def assess(
     latest = latest_run_results(results)
     live_exceptions = {e.check_result_id: e for e in exceptions if e.expires_at > now}
     blocked: list[str] = []
+    failed_critical: list[str] = []
+    failed_overridable: list[str] = []
     if not latest:
         blocked.append("the automated checks have not run")
-    if latest and request.checked_evidence != digests:
+    evidence_changed = bool(latest) and request.checked_evidence != digests
+    if evidence_changed:
         blocked.append("the artifact or evidence changed since the checks ran: re-run the checks")
     for result in latest:
         if result.passed:
@@ -196,8 +256,10 @@ def assess(
         # row written with critical=False cannot launder an always-critical failure.
         critical = result.critical or check_registry.is_critical(result.check_name, snapshot)
         if critical:
+            failed_critical.append(result.check_name)
             blocked.append(f"critical check {result.check_name} failed: {result.detail}")
         elif result.pk not in live_exceptions:
+            failed_overridable.append(result.check_name)
             blocked.append(
                 f"check {result.check_name} failed (a manager may grant an exception): "
                 f"{result.detail}"
@@ -216,6 +278,11 @@ def assess(
         exceptions=[e for e in exceptions if e.expires_at > now],
         signoffs=judged,
         digests=digests,
+        state=request.state,
         blocked=blocked,
         missing_roles=missing,
+        failed_critical=failed_critical,
+        failed_overridable=failed_overridable,
+        evidence_changed=evidence_changed,
+        checks_ran=bool(latest),
     )

@@ -9,15 +9,50 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals import checks as check_registry
+from approvals.choices import OPEN_REQUEST_STATES, RequestState
 from approvals.models import CheckException, CheckResult, PromotionRequest
-from approvals.services.common import latest_run_results, locked_request
+from approvals.services.common import (
+    current_digests,
+    latest_run_results,
+    locked_request,
+    transition_request,
+)
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry import services as registry_services
+from registry.choices import VersionState
 
 MAX_EXCEPTION_DAYS = 365
+
+
+def _require_reopenable(request: PromotionRequest, latest: Any, snapshot: dict) -> None:
+    """A sent-back request returns to review only if an exception can unblock it."""
+    critical = sorted(
+        r.check_name
+        for r in latest
+        if not r.passed and (r.critical or check_registry.is_critical(r.check_name, snapshot))
+    )
+    if critical:
+        raise IllegalTransition(
+            "The request also failed critical checks (" + ", ".join(critical) + "): no "
+            "exception can return it to review. Fix the version and submit it again."
+        )
+    if request.checked_evidence != current_digests(request.version):
+        raise Conflict(
+            "The artifact or evidence changed since the checks ran: submit the version again."
+        )
+    if request.version.state != VersionState.DRAFT:
+        raise Conflict(f"The version is {request.version.state} now; it cannot return to review.")
+    if (
+        PromotionRequest.objects.filter(
+            version_id=request.version_id, state__in=OPEN_REQUEST_STATES
+        )
+        .exclude(pk=request.pk)
+        .exists()
+    ):
+        raise Conflict("A newer promotion request is open for this version.")
 
 
 @transaction.atomic
@@ -30,6 +65,11 @@ def check_override(
     expires_at: datetime,
 ) -> CheckException:
     """Grant an exception for the latest failed result of a non-critical check.
+
+    On a request sent back (``changes_requested``) whose only failures are non-critical,
+    on evidence unchanged since the checks ran, the exception returns it to review (and
+    its version to candidate): sign-offs made before still count, and the request is
+    approved at once if they already make the quorum and nothing else blocks.
 
     Critical checks are conditions on the version: refused for everyone — managers,
     administrators and superusers alike — before any permission is even considered. Only
@@ -56,8 +96,10 @@ def check_override(
         raise NotPermitted("Only the team's governance managers may override a check.")
     if result.passed:
         raise Conflict(f"{check_name} passed; there is nothing to override.")
-    if locked.state != "in_review":
+    if locked.state not in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED):
         raise IllegalTransition(f"A {locked.state} request takes no exceptions.")
+    if locked.state == RequestState.CHANGES_REQUESTED:
+        _require_reopenable(locked, latest.values(), snapshot)
     justification = (justification or "").strip()
     if len(justification) < 20:
         raise InvalidInput("A written justification (at least 20 characters) is required.")
@@ -80,12 +122,22 @@ def check_override(
         granted_at=now,
         expires_at=expires_at,
     )
+    before = locked.state
+    if before == RequestState.CHANGES_REQUESTED:
+        transition_request(locked, "reopen")
+        locked.decided_at = None
+        locked.save()
+        registry_services.version_mark_candidate(
+            actor=actor, version=locked.version, request_id=locked.pk
+        )
     record(
         actor=actor,
         verb="promotion.exception_granted",
         target=locked,
         team_id=locked.version.registered_model.team_id,
         data={
+            "before": {"state": before},
+            "after": {"state": locked.state},
             "check": check_name,
             "check_result": result.pk,
             "detail": result.detail,
