@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
+from django.db.models import Q
 from django.db.models.signals import post_migrate
 
 #: The read-only group every installation has (approvals migration 0005); the demo's
@@ -13,6 +14,60 @@ AUDITOR_GROUP = "Auditors"
 #: and who holds which object permission (guardian). Sessions, content types, admin log
 #: entries and beat schedules are not governance records.
 AUDITOR_APP_LABELS = ("registry", "approvals", "audit", "auth", "guardian")
+
+
+#: The groups every installation has (approvals migration 0006); ``setup_team`` puts a
+#: team's board members and governance managers in them, and the demo's people are
+#: members of these same groups.
+BOARD_GROUP = "Board members"
+MANAGER_GROUP = "Governance managers"
+#: What a board member opens in the admin to find and review a request: the request and
+#: what is recorded on it, the version and model under review, their evidence, findings,
+#: datasets and deployments. View only: changes go through the service buttons, gated by
+#: team object permissions. Every one of these admin pages is restricted to the teams the
+#: user holds a role on (``registry.permissions.teams_visible_to``), so these grant nothing
+#: beyond the user's teams. Deliberately left out: the global ``view_team_registry`` (every
+#: team), ``view_team`` and ``view_auditevent`` (not needed to review), and the pages that
+#: are not restricted to teams (policies, signing keys, webhooks, users).
+BOARD_VIEW_PERMISSIONS = (
+    "approvals.view_promotionrequest",
+    "approvals.view_signoff",
+    "approvals.view_checkresult",
+    "approvals.view_checkexception",
+    "approvals.view_decisionrecord",
+    "registry.view_registeredmodel",
+    "registry.view_modelversion",
+    "registry.view_evidence",
+    "registry.view_vulnerabilityfinding",
+    "registry.view_findingtriage",
+    "registry.view_dataset",
+    "registry.view_datasetversion",
+    "registry.view_versiondataset",
+    "registry.view_deployment",
+)
+#: Managers act through the override, expedite, deprecate and retire buttons (gated by
+#: their ``registry.manage_governance`` object permission on the team) on the same pages.
+MANAGER_VIEW_PERMISSIONS = BOARD_VIEW_PERMISSIONS
+#: Each group and its permissions: the one place both are written.
+ROLE_GROUPS = {BOARD_GROUP: BOARD_VIEW_PERMISSIONS, MANAGER_GROUP: MANAGER_VIEW_PERMISSIONS}
+
+
+def permissions_named(apps: Any, names: tuple[str, ...], *, using: str = "default") -> Any:
+    """The permissions ``names`` ("app_label.codename") that exist in the database."""
+    Permission = apps.get_model("auth", "Permission")
+    query = Q(pk__in=[])
+    for name in names:
+        app_label, codename = name.split(".", 1)
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    return Permission.objects.using(using).filter(query)
+
+
+def top_up_role_groups(apps: Any, *, using: str = "default") -> None:
+    """Give the role groups the permissions of ``ROLE_GROUPS`` they lack (for example one
+    listed after the group was made). Only ever adds; deleted groups are not recreated."""
+    Group = apps.get_model("auth", "Group")
+    for group in Group.objects.using(using).filter(name__in=ROLE_GROUPS):
+        group.permissions.add(*permissions_named(apps, ROLE_GROUPS[group.name], using=using))
 
 
 def auditor_view_permissions(apps: Any, *, using: str = "default") -> Any:
@@ -47,6 +102,7 @@ def _top_up_after_migrate(sender: Any, using: str = "default", apps: Any = None,
         return  # migrated back past auth: nothing to top up
     try:
         top_up_auditor_group(apps, using=using)
+        top_up_role_groups(apps, using=using)
     except DatabaseError:
         return  # approvals migrated back before the group's tables exist
 
@@ -58,5 +114,6 @@ class ApprovalsConfig(AppConfig):
     def ready(self) -> None:
         # Permission wiring, not business logic (like Django's own create_permissions,
         # which runs on the same signal, per app, just before this): models added by later
-        # migrations get their view permission on the auditor group.
+        # migrations get their view permission on the auditor group, and the role groups
+        # get any permission listed for them since they were made.
         post_migrate.connect(_top_up_after_migrate, dispatch_uid="approvals-auditor-group")

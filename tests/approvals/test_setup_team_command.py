@@ -8,9 +8,11 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from guardian.models import UserObjectPermission
 
+from approvals.apps import BOARD_GROUP, BOARD_VIEW_PERMISSIONS, MANAGER_GROUP
 from approvals.models import GovernancePolicy
 from approvals.services import policy_for_version
 from audit.models import AuditEvent
@@ -44,7 +46,13 @@ def row_counts() -> dict[str, int]:
         "policies": GovernancePolicy.objects.count(),
         "policy_history": GovernancePolicy.history.count(),
         "audit_events": AuditEvent.objects.count(),
+        "groups": Group.objects.count(),
+        "group_memberships": User.groups.through.objects.count(),
     }
+
+
+def group_names(username: str) -> set[str]:
+    return set(User.objects.get(username=username).groups.values_list("name", flat=True))
 
 
 def test_a_three_role_board_is_set_up_in_one_command(admin_user):
@@ -101,6 +109,7 @@ def test_a_three_role_board_is_set_up_in_one_command(admin_user):
     # And every write is in the audit trail, by the administrator
     verbs = list(AuditEvent.objects.order_by("id").values_list("verb", flat=True))
     assert verbs.count("team.role_granted") == 4
+    assert verbs.count("user.group_added") == 4
     for verb in ("team.created", "user.created", "service_account.created", "token.issued"):
         assert verb in verbs
     assert "policy.created" in verbs
@@ -270,3 +279,70 @@ def test_a_service_account_name_taken_by_another_team_is_refused_and_nothing_is_
     with pytest.raises(CommandError, match="exists for other teams"):
         setup_team("assistants", "--admin=root", "--template=three-role-board")
     assert row_counts() == before
+
+
+def test_members_join_the_board_group_and_managers_the_managers_group_audited(admin_user):
+    # Given an existing member and an existing manager, already staff
+    UserFactory(username="alice")
+    UserFactory(username="carol")
+
+    # When the team is set up with them, and bob who is both member and manager
+    out = setup_team(
+        "assistants",
+        "--admin=root",
+        "--member=alice=platform",
+        "--member=bob=security",
+        "--manager=carol",
+        "--manager=bob",
+        "--create-users",
+    )
+
+    # Then each is in their groups (and no other), which give them the admin's pages
+    assert group_names("alice") == {BOARD_GROUP}
+    assert group_names("carol") == {MANAGER_GROUP}
+    assert group_names("bob") == {BOARD_GROUP, MANAGER_GROUP}
+    assert User.objects.get(username="alice").has_perm("approvals.view_promotionrequest")
+    assert "alice: added to group Board members" in out
+
+    # And each membership is in the audit trail, by the administrator
+    joined = AuditEvent.objects.filter(verb="user.group_added").order_by("id")
+    assert [(e.data["username"], e.data["group"]) for e in joined] == [
+        ("alice", BOARD_GROUP),
+        ("bob", BOARD_GROUP),
+        ("carol", MANAGER_GROUP),
+        ("bob", MANAGER_GROUP),
+    ]
+    assert {(e.actor_id, e.object_type) for e in joined} == {(admin_user.pk, "auth.user")}
+    assert all(e.object_id == str(User.objects.get(username=e.data["username"]).pk) for e in joined)
+
+    # And running it again adds no membership and records nothing
+    before = row_counts()
+    out = setup_team("assistants", "--admin=root", "--member=alice=platform", "--manager=carol")
+    assert row_counts() == before
+    assert "alice: in group Board members (already)" in out
+
+
+def test_a_deleted_board_group_is_made_again_with_its_permissions_audited(admin_user):
+    # Given an installation whose board group someone deleted
+    Group.objects.filter(name=BOARD_GROUP).delete()
+
+    # When a team is set up with a member
+    out = setup_team("assistants", "--admin=root", "--member=alice=platform", "--create-users")
+
+    # Then the group is back with exactly its permissions, audited, and alice is in it
+    group = Group.objects.get(name=BOARD_GROUP)
+    assert {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    } == set(BOARD_VIEW_PERMISSIONS)
+    created = AuditEvent.objects.get(verb="group.created")
+    assert created.data["permissions"] == sorted(BOARD_VIEW_PERMISSIONS)
+    assert "Group Board members was missing" in out
+    assert group_names("alice") == {BOARD_GROUP}
+
+
+def test_an_existing_member_who_is_not_staff_is_told_so(admin_user):
+    UserFactory(username="alice", is_staff=False)
+    out = setup_team("assistants", "--admin=root", "--member=alice=platform")
+    assert "alice is not staff: they cannot open the admin" in out
+    assert group_names("alice") == {BOARD_GROUP}

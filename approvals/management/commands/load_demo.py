@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +27,14 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from approvals import services as approvals_services
-from approvals.apps import AUDITOR_GROUP, top_up_auditor_group
+from approvals.apps import (
+    AUDITOR_GROUP,
+    BOARD_GROUP,
+    MANAGER_GROUP,
+    ROLE_GROUPS,
+    top_up_auditor_group,
+    top_up_role_groups,
+)
 from approvals.evidence.provenance import IN_TOTO_PAYLOAD_TYPE
 from approvals.models import (
     GovernancePolicy,
@@ -52,29 +59,19 @@ User = get_user_model()
 PEOPLE = {
     # username: (description, team permissions, groups)
     "admin": ("administrator (superuser)", [], []),
-    "priya": ("platform approver", ["sign_as_platform"], ["Board members"]),
-    "omar": ("product approver", ["sign_as_product"], ["Board members"]),
-    "sofia": ("security approver", ["sign_as_security"], ["Board members"]),
+    "priya": ("platform approver", ["sign_as_platform"], [BOARD_GROUP]),
+    "omar": ("product approver", ["sign_as_product"], [BOARD_GROUP]),
+    "sofia": ("security approver", ["sign_as_security"], [BOARD_GROUP]),
     "maria": (
         "governance manager",
         ["manage_governance", "view_team_registry"],
-        ["Governance managers"],
+        [MANAGER_GROUP],
     ),
     "ada": ("auditor (read-only, every team)", [], [AUDITOR_GROUP]),
-    "oliver": ("model owner", ["register_versions", "view_team_registry"], ["Board members"]),
-    "bea": ("backup owner", ["view_team_registry"], ["Board members"]),
+    "oliver": ("model owner", ["register_versions", "view_team_registry"], [BOARD_GROUP]),
+    "bea": ("backup owner", ["view_team_registry"], [BOARD_GROUP]),
 }
 TEAMS = {"assistants": "Assistants platform", "vision": "Vision inspection"}
-VIEW_MODELS = [
-    "team",
-    "registeredmodel",
-    "modelversion",
-    "dataset",
-    "datasetversion",
-    "promotionrequest",
-    "governancepolicy",
-    "auditevent",
-]
 
 
 def _checksum(text: str) -> str:
@@ -220,16 +217,15 @@ class Command(BaseCommand):
         return people
 
     def _groups(self) -> dict[str, Group]:
-        view = Permission.objects.filter(codename__in=[f"view_{m}" for m in VIEW_MODELS])
-        board, _ = Group.objects.get_or_create(name="Board members")
-        board.permissions.set(view)
-        managers, _ = Group.objects.get_or_create(name="Governance managers")
-        managers.permissions.set(view)
-        # The auditor group every installation has (approvals migration 0005), not a demo
-        # copy; made again the same way should someone have deleted it.
-        auditors, _ = Group.objects.get_or_create(name=AUDITOR_GROUP)
+        # The groups every installation has (approvals migrations 0005 and 0006), not demo
+        # copies; made again the same way should someone have deleted one.
+        groups = {
+            name: Group.objects.get_or_create(name=name)[0]
+            for name in (*ROLE_GROUPS, AUDITOR_GROUP)
+        }
         top_up_auditor_group(django_apps)
-        return {"Board members": board, "Governance managers": managers, AUDITOR_GROUP: auditors}
+        top_up_role_groups(django_apps)
+        return groups
 
     # --- catalog ----------------------------------------------------------------------
 

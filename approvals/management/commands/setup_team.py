@@ -9,6 +9,10 @@ Idempotent: run it again with more members or another template and only what is 
 or different is written (the policy publishes a new version only if its data changes).
 Everything happens in one transaction, so bad input writes nothing. Role grants, the
 service account, the token and the policy go through the audited services.
+
+Members join the "Board members" group and managers the "Governance managers" group
+(approvals migration 0006): the admin's model view permissions. They see only the teams
+they hold roles on, so the groups add no team.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from approvals import services as approvals_services
+from approvals.apps import BOARD_GROUP, MANAGER_GROUP, ROLE_GROUPS, permissions_named
 from approvals.models import GovernancePolicy
 from audit.services import record
 from govboard.errors import DomainError
@@ -175,6 +182,17 @@ class Command(BaseCommand):
                 team=team,
             )
             report.append(f"{username}: governance manager{'' if granted else ' (already)'}")
+        groups = _role_groups(actor, report)
+        for username in dict.fromkeys(username for username, _ in members):
+            _join_group(actor, users[username], groups[BOARD_GROUP], report)
+        for username in options["managers"]:
+            _join_group(actor, users[username], groups[MANAGER_GROUP], report)
+        for username in usernames:
+            if not users[username].is_staff:
+                report.append(
+                    f"{username} is not staff: they cannot open the admin until an "
+                    "administrator makes them staff."
+                )
         self._service_account(actor, team, options, report)
         if policy_data is not None:
             name = options["policy_name"] or f"{slug}-{options['template']}"
@@ -287,6 +305,46 @@ def _users(actor: Any, usernames: list[str], *, create: bool, report: list[str])
         existing[username] = user
         report.append(f"User {username} created. Password (shown once): {password}")
     return existing
+
+
+def _role_groups(actor: Any, report: list[str]) -> dict[str, Group]:
+    """The board and manager groups (approvals migration 0006), made again the same way,
+    audited, should someone have deleted one."""
+    groups = {group.name: group for group in Group.objects.filter(name__in=ROLE_GROUPS)}
+    for name in [name for name in ROLE_GROUPS if name not in groups]:
+        group = Group.objects.create(name=name)
+        granted = permissions_named(django_apps, ROLE_GROUPS[name])
+        group.permissions.set(granted)
+        record(
+            actor=actor,
+            verb="group.created",
+            target=group,
+            data={
+                "name": name,
+                "permissions": sorted(
+                    f"{p.content_type.app_label}.{p.codename}"
+                    for p in granted.select_related("content_type")
+                ),
+            },
+        )
+        groups[name] = group
+        report.append(f"Group {name} was missing: created again.")
+    return groups
+
+
+def _join_group(actor: Any, user: Any, group: Group, report: list[str]) -> None:
+    """Put ``user`` in ``group`` (audited), unless they already are."""
+    if user.groups.filter(pk=group.pk).exists():
+        report.append(f"{user.username}: in group {group.name} (already)")
+        return
+    user.groups.add(group)
+    record(
+        actor=actor,
+        verb="user.group_added",
+        target=user,
+        data={"username": user.username, "group": group.name},
+    )
+    report.append(f"{user.username}: added to group {group.name}")
 
 
 def _policy_upsert(
