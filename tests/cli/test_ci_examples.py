@@ -37,7 +37,12 @@ from approvals import services as approval_services
 from approvals.models import PromotionRequest
 from govboard import cli
 from registry.models import Deployment, ModelVersion, VersionDataset
-from tests.approvals.factories import SAMPLES, board_policy, signed_provenance
+from tests.approvals.factories import (
+    SAMPLES,
+    board_policy,
+    provenance_statement,
+    signed_provenance,
+)
 from tests.registry.factories import PASSWORD, UserFactory, approver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,9 +100,7 @@ class Workflow:
             if not isinstance(node, dict):
                 raise AssertionError(f"${{{{ {path} }}}}: {'.'.join(parts[:index])} is a value")
             if part not in node:
-                if parts[0] in ("inputs", "vars") or (
-                    index == 3 and parts[0] in ("steps", "needs")
-                ):
+                if parts[0] == "inputs" or (index == 3 and parts[0] in ("steps", "needs")):
                     return ""
                 raise AssertionError(f"${{{{ {path} }}}} names nothing ({part!r} is unknown)")
             node = node[part]
@@ -237,7 +240,9 @@ def _write(path: Path, content: bytes | str) -> Path:
     return path
 
 
-def _build_outputs(workspace: Path, *, dependency_scan: str) -> dict[str, Path]:
+def _build_outputs(
+    workspace: Path, *, dependency_scan: str, sign_provenance: bool
+) -> dict[str, Path]:
     """What `make adapter`, the evidence tools and `make provenance` would leave behind,
     plus the repository files the workflow reads (its metadata file and lock file)."""
     artifact = _write(workspace / "dist" / "adapter.safetensors", b"support-lora weights")
@@ -253,7 +258,10 @@ def _build_outputs(workspace: Path, *, dependency_scan: str) -> dict[str, Path]:
         "evidence/dependency-scan.json": (SAMPLES / dependency_scan).read_bytes(),
         "evidence/eval-package.json": json.dumps(eval_package),
         # One line (it is a .jsonl file): the DSSE envelope, signed by the trusted CI key.
-        "evidence/provenance.intoto.jsonl": json.dumps(signed_provenance(checksum)) + "\n",
+        "evidence/provenance.intoto.jsonl": json.dumps(
+            signed_provenance(checksum) if sign_provenance else provenance_statement(checksum)
+        )
+        + "\n",
     }
     paths = {}
     for relative, content in built.items():
@@ -281,12 +289,16 @@ def release(ci, tmp_path) -> Iterator[Callable[..., Workflow]]:
     token = out.getvalue().strip().splitlines()[-1]
     board_policy(ci.team)  # the team's board: platform, product and security sign
 
-    def make(*, dependency_scan: str = "pip-audit-clean.json") -> Workflow:
+    def make(
+        *, dependency_scan: str = "pip-audit-clean.json", sign_provenance: bool = True
+    ) -> Workflow:
         workspace = tmp_path / "workspace"
         return Workflow(
             document=yaml.safe_load(GITHUB_WORKFLOW.read_text()),
             workspace=workspace,
-            stand_ins=_build_outputs(workspace, dependency_scan=dependency_scan),
+            stand_ins=_build_outputs(
+                workspace, dependency_scan=dependency_scan, sign_provenance=sign_provenance
+            ),
             context={
                 "github": {"run_number": RUN_NUMBER, "sha": "c0ffee" * 6 + "c0ff"},
                 "vars": {"GOVBOARD_URL": ci.url},
@@ -350,8 +362,18 @@ def test_the_github_workflow_runs_as_written_from_register_to_the_recorded_deplo
     assert (deployment.version_id, deployment.environment) == (version.pk, "production")
 
 
-def test_a_critical_cve_in_the_dependency_scan_stops_the_workflow_at_request_promotion(release):
-    workflow = release(dependency_scan="trivy-vulnerable.json")
+@pytest.mark.parametrize(
+    ("spoiled", "failed_check"),
+    [
+        ({"dependency_scan": "trivy-vulnerable.json"}, "dependency_scan"),  # open critical CVEs
+        ({"sign_provenance": False}, "artifact_checksum"),  # only the registrant's word
+    ],
+    ids=["critical-cve", "unsigned-provenance"],
+)
+def test_evidence_that_fails_a_check_stops_the_workflow_at_request_promotion(
+    release, spoiled, failed_check
+):
+    workflow = release(**spoiled)
 
     workflow.run()
 
@@ -359,7 +381,7 @@ def test_a_critical_cve_in_the_dependency_scan_stops_the_workflow_at_request_pro
     assert promote.returncode == 1, _failure_report(workflow)
     # The case branch for exit 4 of `govboard request-promotion`, and the reasons on stderr.
     assert "::error::governance checks blocked the promotion" in promote.stdout
-    assert "dependency_scan" in promote.stderr
+    assert f"  - {failed_check}: " in promote.stderr  # the reason, named by its check
     request = json.loads((workflow.workspace / "request.json").read_text())
     assert request["state"] == "changes_requested"
     assert [r.step_id for r in workflow.results][-1] == "promote"  # the job stopped there
