@@ -13,7 +13,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
-from simple_history.admin import SimpleHistoryAdmin
 
 from approvals import permissions as approval_permissions
 from approvals import selectors, services
@@ -31,13 +30,14 @@ from approvals.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin
+from govboard.admin_actions import GovernanceHistoryAdmin, ServiceAction, ServiceActionAdminMixin
 from govboard.errors import DomainError
+from registry.admin import team_filter
 from registry.choices import ApproverRole
 
 
 @admin.register(GovernancePolicy)
-class GovernancePolicyAdmin(SimpleHistoryAdmin):
+class GovernancePolicyAdmin(GovernanceHistoryAdmin):
     """Policies are data: every save through the admin publishes the next version (the
     history keeps the earlier ones; requests keep their snapshots).
 
@@ -120,7 +120,7 @@ class GovernancePolicyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TrustedSigningKey)
-class TrustedSigningKeyAdmin(SimpleHistoryAdmin):
+class TrustedSigningKeyAdmin(GovernanceHistoryAdmin):
     list_display = ["keyid", "scheme", "is_active", "description", "created_at"]
     list_filter = ["is_active", "scheme"]
 
@@ -140,7 +140,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(SimpleHistoryAdmin):
+class WebhookEndpointAdmin(GovernanceHistoryAdmin):
     list_display = ["name", "url", "events", "team_slugs", "is_active"]
     list_filter = ["is_active"]
 
@@ -311,7 +311,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(PromotionRequest)
-class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
+class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
     list_display = [
         "__str__",
         "model_version",
@@ -324,7 +324,12 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
         "requested_by",
         "created_at",
     ]
-    list_filter = [ReviewQueueFilter, OverdueFilter, "state", "version__registered_model__team"]
+    list_filter = [
+        ReviewQueueFilter,
+        OverdueFilter,
+        "state",
+        team_filter("version__registered_model__team"),
+    ]
     list_select_related = ["version__registered_model__team", "requested_by"]
     search_fields = ["version__registered_model__name", "version__version"]
     readonly_fields = [

@@ -13,9 +13,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.admin.utils import unquote
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from simple_history.admin import SimpleHistoryAdmin
 
 from govboard.errors import DomainError
 
@@ -107,6 +115,34 @@ class ServiceActionAdminMixin:
         return view
 
 
+class GovernanceHistoryAdmin(SimpleHistoryAdmin):
+    """simple-history's pages, read-only and limited to what the user may see.
+
+    Its history views look objects up without the admin's queryset (so another team's
+    history was readable) and its per-version form saves a POST straight to the model
+    (a "revert" that skips the services and the audit trail). Here both views first find
+    the object through ``get_queryset`` (a hidden object is a 404), and the per-version
+    form only shows: every write goes through a service.
+    """
+
+    def _require_visible(self, request: HttpRequest, object_id: str) -> None:
+        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        self._require_visible(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+
 def reason_form(label: str = "Reason") -> type[forms.Form]:
     return type(
         "ReasonForm",
@@ -115,4 +151,10 @@ def reason_form(label: str = "Reason") -> type[forms.Form]:
     )
 
 
-__all__ = ["ServiceAction", "ServiceActionAdminMixin", "admin", "reason_form"]
+__all__ = [
+    "GovernanceHistoryAdmin",
+    "ServiceAction",
+    "ServiceActionAdminMixin",
+    "admin",
+    "reason_form",
+]

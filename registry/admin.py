@@ -13,9 +13,13 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from simple_history.admin import SimpleHistoryAdmin
 
-from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
+from govboard.admin_actions import (
+    GovernanceHistoryAdmin,
+    ServiceAction,
+    ServiceActionAdminMixin,
+    reason_form,
+)
 from govboard.errors import DomainError
 from registry import permissions, services
 from registry.choices import FindingStatus, Severity, TokenScope, VersionState, VexJustification
@@ -32,7 +36,26 @@ from registry.models import (
 )
 
 
-class TeamScopedAdmin(SimpleHistoryAdmin):
+def team_filter(lookup: str) -> type[admin.SimpleListFilter]:
+    """A "team" filter offering only the teams the user may see (a plain related-field
+    filter lists every team's slug to everyone), filtering on ``lookup``."""
+
+    class TeamFilter(admin.SimpleListFilter):
+        title = "team"
+        parameter_name = "team"
+
+        def lookups(self, request, model_admin):
+            return [(team.slug, team.slug) for team in permissions.teams_visible_to(request.user)]
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return queryset.filter(**{f"{lookup}__slug": self.value()})
+            return queryset
+
+    return TeamFilter
+
+
+class TeamScopedAdmin(GovernanceHistoryAdmin):
     """Admin whose changelist shows only the teams' rows the user may see."""
 
     team_lookup = "team"
@@ -62,7 +85,7 @@ def _team_role(grant: bool) -> Any:
 
 
 @admin.register(Team)
-class TeamAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
+class TeamAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
     """Teams; their roles (who may sign, manage, register) change only through the audited
     grant/revoke buttons, never guardian's raw object-permission pages."""
 
@@ -94,7 +117,7 @@ class TeamAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(TeamScopedAdmin):
     list_display = ["name", "team", "kind", "owner", "backup_owner", "escalation_contact"]
-    list_filter = ["kind", "team"]
+    list_filter = ["kind", team_filter("team")]
     list_select_related = ["team", "owner", "backup_owner"]
     search_fields = ["name", "team__slug", "owner__username"]
     raw_id_fields = ["owner", "backup_owner"]
@@ -161,7 +184,12 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
         "registered_by",
         "created_at",
     ]
-    list_filter = ["state", "registered_model__kind", "risk_rating", "registered_model__team"]
+    list_filter = [
+        "state",
+        "registered_model__kind",
+        "risk_rating",
+        team_filter("registered_model__team"),
+    ]
     list_select_related = ["registered_model__team", "registered_by"]
     search_fields = ["version", "checksum", "registered_model__name"]
 
@@ -327,7 +355,7 @@ class VulnerabilityFindingAdmin(ServiceActionAdminMixin, admin.ModelAdmin):
 @admin.register(Dataset)
 class DatasetAdmin(TeamScopedAdmin):
     list_display = ["name", "team"]
-    list_filter = ["team"]
+    list_filter = [team_filter("team")]
     list_select_related = ["team"]
     search_fields = ["name"]
 
@@ -358,7 +386,7 @@ class IssueTokenForm(forms.Form):
 
 
 @admin.register(ServiceAccount)
-class ServiceAccountAdmin(ServiceActionAdminMixin, SimpleHistoryAdmin):
+class ServiceAccountAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
     list_display = ["name", "is_active", "created_at"]
     search_fields = ["name"]
     filter_horizontal = ["teams"]
@@ -439,7 +467,7 @@ def _issue_token(request: Any, account: ServiceAccount, data: dict[str, Any]) ->
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(SimpleHistoryAdmin):
+class ApiTokenAdmin(GovernanceHistoryAdmin):
     list_display = [
         "prefix",
         "service_account",

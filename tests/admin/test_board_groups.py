@@ -244,15 +244,9 @@ def test_another_teams_request_page_is_not_found_for_a_board_member(two_teams_re
     assert theirs.version.registered_model.name not in followed.content.decode()
 
 
-# --- holes outside the groups (admin code): strict xfails, they pass once fixed ---------
+# --- what the groups must not expose: other teams' history, reverts, team names -------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simple-history's history views look objects up outside ModelAdmin.get_queryset: "
-    "any holder of a model view permission reads another team's history (registry/admin.py, "
-    "approvals/admin.py need to restrict history_view and history_form_view).",
-)
 def test_another_teams_history_pages_do_not_exist_for_a_board_member(two_teams_requests):
     _, theirs = two_teams_requests
     client = logged_in(User.objects.get(username="alice"))
@@ -263,11 +257,6 @@ def test_another_teams_history_pages_do_not_exist_for_a_board_member(two_teams_r
     assert version.checksum not in page.content.decode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simple-history's history_form_view saves on POST for view-only users (a revert "
-    "outside the services and the audit trail); the admins must refuse it.",
-)
 def test_a_board_member_cannot_revert_a_record_from_its_history_page(two_teams_requests):
     # Given another team's model whose description changed once
     _, theirs = two_teams_requests
@@ -280,18 +269,16 @@ def test_a_board_member_cannot_revert_a_record_from_its_history_page(two_teams_r
     client = logged_in(User.objects.get(username="alice"))
 
     # When she posts the history page of the first version
-    client.post(f"/admin/registry/registeredmodel/{registered.pk}/history/{first.history_id}/")
+    response = client.post(
+        f"/admin/registry/registeredmodel/{registered.pk}/history/{first.history_id}/"
+    )
 
-    # Then nothing changed
+    # Then it is refused and nothing changed
+    assert response.status_code == 405
     registered.refresh_from_db()
     assert registered.description == "Current description."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The team list filters (RelatedFieldListFilter) offer every team; "
-    "RelatedOnlyFieldListFilter would offer only the teams of the rows the user sees.",
-)
 def test_the_team_filter_names_only_her_teams(two_teams_requests):
     client = logged_in(User.objects.get(username="alice"))
     assert "elsewhere" not in client.get(CHANGELIST).content.decode()
@@ -311,3 +298,27 @@ def test_the_demo_people_are_in_the_migrations_groups_unchanged():
     assert held(BOARD_GROUP) == held(MANAGER_GROUP) == EXPECTED
     assert User.objects.get(username="priya").groups.get().name == BOARD_GROUP
     assert User.objects.get(username="maria").groups.get().name == MANAGER_GROUP
+
+
+def test_her_own_teams_history_is_readable_but_never_revertible(two_teams_requests):
+    # Given her own team's model with two history rows
+    mine, _ = two_teams_requests
+    registered = mine.version.registered_model
+    registered.description = "Changed once."
+    registered.save()
+    first = RegisteredModel.history.filter(id=registered.pk).earliest("history_id")
+    client = logged_in(User.objects.get(username="alice"))
+
+    # When she reads the history and posts a "revert" of the first row
+    listing = client.get(f"/admin/registry/registeredmodel/{registered.pk}/history/")
+    page = client.get(
+        f"/admin/registry/registeredmodel/{registered.pk}/history/{first.history_id}/"
+    )
+    posted = client.post(
+        f"/admin/registry/registeredmodel/{registered.pk}/history/{first.history_id}/"
+    )
+
+    # Then she can read both pages, and the revert is refused with nothing changed
+    assert (listing.status_code, page.status_code, posted.status_code) == (200, 200, 405)
+    registered.refresh_from_db()
+    assert registered.description == "Changed once."
