@@ -30,10 +30,15 @@ from approvals.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from govboard.admin_actions import GovernanceHistoryAdmin, ServiceAction, ServiceActionAdminMixin
+from govboard.admin_actions import (
+    GovernanceHistoryAdmin,
+    ServiceAction,
+    ServiceActionAdminMixin,
+    reason_form,
+)
 from govboard.errors import DomainError
-from registry.admin import team_filter
-from registry.choices import ApproverRole
+from registry.admin import ModelVersionAdmin, RetireForm, can_manage_version, team_filter
+from registry.choices import ApproverRole, VersionState
 
 
 @admin.register(GovernancePolicy)
@@ -466,3 +471,38 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The version lifecycle buttons on the registry's version page: deprecating or retiring a
+# version closes its open promotion request in the same transaction (the lifecycle
+# services), which is why they are wired here and not in the registry.
+ModelVersionAdmin.service_actions = (
+    ServiceAction(
+        name="deprecate",
+        label="Deprecate",
+        form_class=reason_form(),
+        run=lambda request, obj, data: services.version_deprecate(
+            actor=request.user, version=obj, reason=data["reason"]
+        ),
+        available=lambda request, obj: (
+            obj.state in (VersionState.CANDIDATE, VersionState.APPROVED)
+            and can_manage_version(request, obj)
+        ),
+        success_message="The version is deprecated.",
+    ),
+    ServiceAction(
+        name="retire",
+        label="Retire",
+        form_class=RetireForm,
+        run=lambda request, obj, data: services.version_retire(
+            actor=request.user,
+            version=obj,
+            reason=data["reason"],
+            end_deployments=data["end_deployments"],
+        ),
+        available=lambda request, obj: (
+            obj.state == VersionState.DEPRECATED and can_manage_version(request, obj)
+        ),
+        success_message="The version is retired.",
+    ),
+)

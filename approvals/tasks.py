@@ -32,7 +32,7 @@ def requeue_stuck_checks() -> int:
 
 @shared_task(name="approvals.tasks.dispatch_webhooks")
 def dispatch_webhooks() -> int:
-    """Turn new audit events into deliveries and send the due ones."""
+    """Relay committed deliveries never attempted, and retries that are overdue."""
     ids = services.webhooks_dispatch() + services.deliveries_due()
     for delivery_id in dict.fromkeys(ids):
         deliver_webhook.delay(delivery_id)
@@ -59,3 +59,9 @@ def expire_stale_requests(self) -> int:
 def retire_after_grace(self) -> int:
     """Retire deprecated versions whose policy's retirement grace has ended."""
     return services.versions_retire_after_grace(via=f"system:task {self.request.id}")
+
+
+@shared_task(bind=True, name="approvals.tasks.expire_approvals")
+def expire_approvals(self) -> int:
+    """Deprecate approved versions whose approval validity has run out."""
+    return services.versions_expire_approvals(via=f"system:task {self.request.id}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.db import models, transaction
@@ -42,37 +41,3 @@ def record(
         team_id=team_id,
         data=data or {},
     )
-
-
-def events_after(
-    last_id: int,
-    *,
-    verbs: list[str] | tuple[str, ...] | None = None,
-    limit: int = 100,
-    settled_before: datetime | None = None,
-) -> list[AuditEvent]:
-    """Events with id > ``last_id`` (optionally only ``verbs``), oldest first, at most
-    ``limit``: the read side of the audit log as an outbox (webhooks, exports).
-
-    Ids are handed out when a row is inserted, not when its transaction commits, so a
-    reader that advances a cursor past id N could skip an id below N still uncommitted.
-    With ``settled_before``, reading stops at the first event that is not older than it:
-    a consumer that passes "now minus a lag longer than any transaction" never skips one.
-    """
-    queryset = AuditEvent.objects.filter(id__gt=last_id)
-    if verbs is not None:
-        queryset = queryset.filter(verb__in=list(verbs))
-    events = list(queryset.order_by("id")[: max(0, min(limit, 1000))])
-    if settled_before is None:
-        return events
-    settled = []
-    for event in events:
-        if event.occurred_at > settled_before:
-            break
-        settled.append(event)
-    return settled
-
-
-def latest_event_id() -> int:
-    """The id of the newest event (0 when the log is empty)."""
-    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0

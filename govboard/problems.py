@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -55,6 +56,17 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             code=exc.code,
             extra={"errors": exc.errors} if exc.errors else None,
         )
+    if isinstance(exc, OperationalError) and _database_timeout(exc):
+        # A lock wait or statement over its bound (settings: GOVBOARD_DB_*_TIMEOUT_MS):
+        # the transaction was rolled back, nothing changed; the client may retry.
+        problem = problem_response(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            title="Busy",
+            detail="The change waited too long for a lock and was not made; retry shortly.",
+            code="timeout",
+        )
+        problem["Retry-After"] = "2"
+        return problem
     if isinstance(exc, DjangoValidationError):
         errors = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -106,6 +118,14 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         if header in response:
             problem[header] = response[header]
     return problem
+
+
+# PostgreSQL's lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+_TIMEOUT_SQLSTATES = {"55P03", "57014"}
+
+
+def _database_timeout(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in _TIMEOUT_SQLSTATES
 
 
 def _is_api(request: Any) -> bool:

@@ -22,7 +22,7 @@ from govboard.admin_actions import (
 )
 from govboard.errors import DomainError
 from registry import permissions, services
-from registry.choices import FindingStatus, Severity, TokenScope, VersionState, VexJustification
+from registry.choices import FindingStatus, Severity, TokenScope, VexJustification
 from registry.models import (
     ApiToken,
     Dataset,
@@ -157,7 +157,7 @@ class VersionDatasetInline(admin.TabularInline):
         return False
 
 
-def _can_manage(request: Any, version: ModelVersion) -> bool:
+def can_manage_version(request: Any, version: ModelVersion) -> bool:
     return request.user.is_superuser or permissions.can_manage_team(
         request.user, version.registered_model.team
     )
@@ -204,36 +204,9 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     inlines = [VersionDatasetInline]
     # Per model, highest semver precedence first (semver_key sorts as precedence).
     ordering = ["registered_model__team__slug", "registered_model__name", "-semver_key"]
-    service_actions = (
-        ServiceAction(
-            name="deprecate",
-            label="Deprecate",
-            form_class=reason_form(),
-            run=lambda request, obj, data: services.version_deprecate(
-                actor=request.user, version=obj, reason=data["reason"]
-            ),
-            available=lambda request, obj: (
-                obj.state in (VersionState.CANDIDATE, VersionState.APPROVED)
-                and _can_manage(request, obj)
-            ),
-            success_message="The version is deprecated.",
-        ),
-        ServiceAction(
-            name="retire",
-            label="Retire",
-            form_class=RetireForm,
-            run=lambda request, obj, data: services.version_retire(
-                actor=request.user,
-                version=obj,
-                reason=data["reason"],
-                end_deployments=data["end_deployments"],
-            ),
-            available=lambda request, obj: (
-                obj.state == VersionState.DEPRECATED and _can_manage(request, obj)
-            ),
-            success_message="The version is retired.",
-        ),
-    )
+    # The lifecycle buttons (deprecate, retire) are added by approvals/admin.py: they close
+    # the version's open promotion request too, which the registry knows nothing of.
+    service_actions: tuple[ServiceAction, ...] = ()
 
     @admin.display(description="model", ordering="registered_model__name")
     def model_name(self, obj: ModelVersion) -> str:

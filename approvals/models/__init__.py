@@ -13,7 +13,6 @@ from approvals.models.security import TotpDevice, TrustedSigningKey
 from approvals.models.webhooks import (
     WEBHOOK_VERBS,
     WebhookAttempt,
-    WebhookCursor,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "TotpDevice",
     "TrustedSigningKey",
     "WebhookAttempt",
-    "WebhookCursor",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -1,5 +1,6 @@
-"""Outbound webhooks. The audit log is the outbox: a dispatcher turns new events into one
-delivery per (endpoint, event) — a unique constraint, so two dispatchers never double up."""
+"""Outbound webhooks. Deliveries are the outbox: the service that makes a change writes
+one per (endpoint, event) in its own transaction — a unique constraint, so an event is
+never announced twice to one endpoint."""
 
 from __future__ import annotations
 
@@ -28,16 +29,6 @@ class WebhookEndpoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class WebhookCursor(models.Model):
-    """The id of the last audit event the dispatcher has turned into deliveries."""
-
-    name = models.CharField(max_length=50, unique=True, default="webhooks")
-    last_event_id = models.BigIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.name} at {self.last_event_id}"
 
 
 class WebhookDelivery(models.Model):

@@ -4,7 +4,9 @@ Admin actions, API views, commands and Celery tasks call these; nothing else cha
 approval state. Modules: ``requests`` (submit, checks, recheck, withdraw, reject, send
 back, expedite), ``signoffs`` (re-authenticated, bound sign-offs; TOTP enrolment),
 ``overrides`` (exceptions for non-critical checks), ``decisions`` (signed decision
-records and approval), ``webhooks`` (outbound events), ``policies``.
+records and approval), ``webhooks`` (the outbound events' outbox), ``lifecycle``
+(deprecate, retire and the expiry of approvals, with the version's open request),
+``policies``.
 """
 
 from approvals.choices import OPEN_REQUEST_STATES
@@ -18,6 +20,11 @@ from approvals.services.decisions import (
     verify_decision_envelope,
 )
 from approvals.services.expiry import promotion_requests_expire
+from approvals.services.lifecycle import (
+    version_deprecate,
+    version_retire,
+    versions_expire_approvals,
+)
 from approvals.services.overrides import check_override
 from approvals.services.policies import (
     default_policy,
@@ -43,7 +50,12 @@ from approvals.services.signoffs import (
     totp_device_confirm,
     totp_device_enrol,
 )
-from approvals.services.webhooks import deliveries_due, webhook_deliver, webhooks_dispatch
+from approvals.services.webhooks import (
+    deliveries_due,
+    webhook_deliver,
+    webhooks_dispatch,
+    webhooks_enqueue,
+)
 
 
 def is_open(request: PromotionRequest) -> bool:
@@ -80,7 +92,11 @@ __all__ = [
     "totp_device_confirm",
     "totp_device_enrol",
     "verify_decision_envelope",
+    "version_deprecate",
+    "version_retire",
+    "versions_expire_approvals",
     "versions_retire_after_grace",
     "webhook_deliver",
     "webhooks_dispatch",
+    "webhooks_enqueue",
 ]

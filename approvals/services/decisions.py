@@ -17,6 +17,7 @@ from django.utils import timezone
 from approvals import signing
 from approvals.models import DecisionRecord, PromotionRequest
 from approvals.services.common import Assessment, artifact_name, assess, transition_request
+from approvals.services.webhooks import webhooks_enqueue
 from audit.services import record
 from govboard.errors import Conflict
 from registry import services as registry_services
@@ -113,7 +114,7 @@ def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
     request.reasons = []
     request.save()
     version = request.version
-    record(
+    event = record(
         actor=actor,
         verb="promotion.approved",
         target=request,
@@ -127,9 +128,10 @@ def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
             "exceptions": [e.pk for e in assessment.exceptions],
         },
     )
-    registry_services.version_approve(
+    approved = registry_services.version_approve(
         actor=actor, version=version, request_id=request.pk, expires_at=expires_at
     )
+    webhooks_enqueue(event=event, version=approved)
     from approvals.services.webhooks import nudge_dispatcher
 
     nudge_dispatcher()

@@ -25,6 +25,7 @@ from approvals.services.common import (
     transition_request,
 )
 from approvals.services.policies import policy_for_version
+from approvals.services.webhooks import webhooks_enqueue
 from audit.services import actor_label_for, record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
@@ -309,11 +310,45 @@ def promotion_request_recheck(*, actor: Any, request: PromotionRequest | int) ->
     return locked
 
 
-def _back_to_draft(actor: Any, request: PromotionRequest, reason: str) -> None:
-    if request.version.state == VersionState.CANDIDATE:
-        registry_services.version_return_to_draft(
-            actor=actor, version=request.version, request_id=request.pk, reason=reason
+def close_request(
+    *,
+    actor: Any,
+    request: PromotionRequest,
+    transition: str,
+    verb: str,
+    reasons: list[str],
+    draft_reason: str | None,
+    via: str | None = None,
+    extra: dict[str, Any] | None = None,
+    now: Any = None,
+) -> PromotionRequest:
+    """Decide a request the caller has locked: withdrawn, rejected, sent back, expired.
+
+    The one path for closing a request. The version is locked second (the lock order of
+    every service: request, then version) and re-read under its lock before deciding
+    whether it goes back to draft (``draft_reason``): a deprecation committed meanwhile
+    is seen, never overwritten from a stale read.
+    """
+    version = registry_services.lock_version(request.version_id)
+    request.version = version
+    before = transition_request(request, transition)
+    request.decided_at = now or timezone.now()
+    request.reasons = reasons
+    request.save()
+    event = record(
+        actor=actor,
+        actor_label=actor_label_for(actor, via=via),
+        verb=verb,
+        target=request,
+        team_id=version.registered_model.team_id,
+        data={"before": {"state": before}, "after": {"state": request.state}} | (extra or {}),
+    )
+    if draft_reason is not None and version.state == VersionState.CANDIDATE:
+        version = registry_services.version_return_to_draft(
+            actor=actor, via=via, version=version, request_id=request.pk, reason=draft_reason
         )
+    webhooks_enqueue(event=event, version=version)
+    return request
 
 
 @transaction.atomic
@@ -322,18 +357,14 @@ def promotion_request_withdraw(*, actor: Any, request: PromotionRequest | int) -
     locked = locked_request(request)
     if actor.pk != locked.requested_by_id and not _may_act_for_request(actor, locked):
         raise NotPermitted("You may not withdraw this request.")
-    before = transition_request(locked, "withdraw")
-    locked.decided_at = timezone.now()
-    locked.save()
-    record(
+    return close_request(
         actor=actor,
+        request=locked,
+        transition="withdraw",
         verb="promotion.withdrawn",
-        target=locked,
-        team_id=locked.version.registered_model.team_id,
-        data={"before": {"state": before}, "after": {"state": locked.state}},
+        reasons=locked.reasons,
+        draft_reason="promotion request withdrawn",
     )
-    _back_to_draft(actor, locked, "promotion request withdrawn")
-    return locked
 
 
 def _require_reviewer(actor: Any, request: PromotionRequest) -> None:
@@ -352,19 +383,15 @@ def promotion_request_reject(
         raise InvalidInput("A reason is required to reject a request.")
     locked = locked_request(request)
     _require_reviewer(actor, locked)
-    before = transition_request(locked, "reject")
-    locked.decided_at = timezone.now()
-    locked.reasons = [f"rejected: {reason}"]
-    locked.save()
-    record(
+    return close_request(
         actor=actor,
+        request=locked,
+        transition="reject",
         verb="promotion.rejected",
-        target=locked,
-        team_id=locked.version.registered_model.team_id,
-        data={"before": {"state": before}, "after": {"state": locked.state}, "reason": reason},
+        reasons=[f"rejected: {reason}"],
+        draft_reason=f"rejected: {reason}",
+        extra={"reason": reason},
     )
-    _back_to_draft(actor, locked, f"rejected: {reason}")
-    return locked
 
 
 @transaction.atomic
@@ -378,19 +405,15 @@ def promotion_request_request_changes(
         raise InvalidInput("Say what must change.")
     locked = locked_request(request)
     _require_reviewer(actor, locked)
-    before = transition_request(locked, "request_changes")
-    locked.reasons = reasons
-    locked.decided_at = timezone.now()
-    locked.save()
-    record(
+    return close_request(
         actor=actor,
+        request=locked,
+        transition="request_changes",
         verb="promotion.changes_requested",
-        target=locked,
-        team_id=locked.version.registered_model.team_id,
-        data={"before": {"state": before}, "after": {"state": locked.state}, "reasons": reasons},
+        reasons=reasons,
+        draft_reason="changes requested: " + "; ".join(reasons),
+        extra={"reasons": reasons},
     )
-    _back_to_draft(actor, locked, "changes requested: " + "; ".join(reasons))
-    return locked
 
 
 @transaction.atomic

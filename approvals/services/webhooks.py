@@ -1,9 +1,12 @@
-"""Outbound webhooks, with the append-only audit log as the outbox.
+"""Outbound webhooks through a transactional outbox.
 
-``webhooks_dispatch`` reads events after a cursor (``audit.services.events_after``) and
-creates one delivery per (endpoint, event) — a unique constraint, so two dispatchers never
-double-deliver — then enqueues them. ``webhook_deliver`` makes one HTTP attempt, logs it,
-and says when to retry (exponential backoff; the Celery task schedules the retry).
+The service that makes a change writes its deliveries (``webhooks_enqueue``: one row per
+matching endpoint, the payload built from the objects it holds locked) in the same
+transaction as the change and its audit event. So a rolled-back change announces nothing,
+a change whose transaction commits late is announced whenever it commits (nothing reads
+the log by id or time, so nothing can be skipped), and a row inserted into the audit log
+by hand is never announced. The dispatcher relays committed deliveries in any order;
+``webhook_deliver`` claims one, makes one HTTP attempt, logs it, and says when to retry.
 """
 
 from __future__ import annotations
@@ -18,20 +21,12 @@ import urllib.request
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from approvals.choices import DeliveryState
-from approvals.models import (
-    WEBHOOK_VERBS,
-    PromotionRequest,
-    WebhookAttempt,
-    WebhookCursor,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
-from audit.services import events_after
+from approvals.models import WEBHOOK_VERBS, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from audit.models import AuditEvent
 from registry.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -66,23 +61,7 @@ def nudge_dispatcher() -> None:
     transaction.on_commit(send)
 
 
-def _model_for(event: Any) -> dict[str, Any]:
-    version = None
-    if event.object_type == "approvals.promotionrequest":
-        request = (
-            PromotionRequest.objects.filter(pk=event.object_id)
-            .select_related("version__registered_model__team")
-            .first()
-        )
-        version = request.version if request else None
-    elif event.object_type == "registry.modelversion":
-        version = (
-            ModelVersion.objects.filter(pk=event.object_id)
-            .select_related("registered_model__team")
-            .first()
-        )
-    if version is None:
-        return {}
+def _model_payload(version: ModelVersion) -> dict[str, Any]:
     model = version.registered_model
     return {
         "team": model.team.slug,
@@ -96,65 +75,56 @@ def _model_for(event: Any) -> dict[str, Any]:
     }
 
 
-def _payload(event: Any, model: dict[str, Any]) -> dict[str, Any]:
+def _payload(event: AuditEvent, version: ModelVersion) -> dict[str, Any]:
     return {
         "event": event.verb,
         "event_id": event.pk,
         "occurred_at": event.occurred_at.isoformat(),
         "actor": event.actor_label,
         "object": {"type": event.object_type, "id": event.object_id},
-        "model": model,
+        "model": _model_payload(version),
         "data": event.data,
     }
 
 
-@transaction.atomic
-def webhooks_dispatch(*, batch: int = 200, lag_seconds: int | None = None) -> list[int]:
-    """Turn new audit events into deliveries; returns the ids of deliveries to attempt.
+def webhooks_enqueue(*, event: AuditEvent, version: ModelVersion) -> list[WebhookDelivery]:
+    """The outbox write: in the transaction of the change that recorded ``event``, one
+    delivery per active endpoint that wants it. Verbs no webhook announces are ignored.
 
-    The cursor row is locked (``skip_locked``) so concurrent dispatchers take turns; even
-    if two ran over the same events, the unique (endpoint, event) constraint keeps one.
+    ``version`` is the version as the change left it (held locked by the caller), so the
+    payload says what the change did, not what happened later.
     """
-    cursor = (
-        WebhookCursor.objects.select_for_update(skip_locked=True).filter(name="webhooks").first()
-    )
-    if cursor is None:
-        if WebhookCursor.objects.filter(name="webhooks").exists():
-            return []  # another dispatcher holds it
-        WebhookCursor.objects.get_or_create(name="webhooks")
-        cursor = WebhookCursor.objects.select_for_update().get(name="webhooks")
-    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
-    lag = settings.GOVBOARD_OUTBOX_LAG_SECONDS if lag_seconds is None else lag_seconds
-    events = events_after(
-        cursor.last_event_id,
-        verbs=WEBHOOK_VERBS,
-        limit=batch,
-        settled_before=timezone.now() - timedelta(seconds=lag),
-    )
-    created: list[WebhookDelivery] = []
-    for event in events:
-        model = _model_for(event)
-        for endpoint in endpoints:
-            if endpoint.events and event.verb not in endpoint.events:
-                continue
-            if endpoint.team_slugs and model.get("team") not in endpoint.team_slugs:
-                continue
-            delivery, was_created = WebhookDelivery.objects.get_or_create(
-                endpoint=endpoint,
-                event_id=event.pk,
-                defaults={"verb": event.verb, "payload": _payload(event, model)},
-            )
-            if was_created:
-                created.append(delivery)
-    if events:
-        cursor.last_event_id = events[-1].pk
-        cursor.save(update_fields=["last_event_id"])
-    due = list(
+    if event.verb not in WEBHOOK_VERBS:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("webhooks_enqueue() must run inside the transaction of the change.")
+    team = version.registered_model.team.slug
+    payload = _payload(event, version)
+    deliveries = [
+        WebhookDelivery(endpoint=endpoint, event_id=event.pk, verb=event.verb, payload=payload)
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True)
+        if (not endpoint.events or event.verb in endpoint.events)
+        and (not endpoint.team_slugs or team in endpoint.team_slugs)
+    ]
+    # Deliveries are outbox rows without history; the unique (endpoint, event) constraint
+    # refuses a second announcement of the same event.
+    WebhookDelivery.objects.bulk_create(deliveries)
+    if deliveries:
+        nudge_dispatcher()
+    return deliveries
+
+
+def webhooks_dispatch(*, batch: int = 200) -> list[int]:
+    """Committed deliveries never attempted, oldest first: the relay's work list. Order
+    does not matter for correctness; each attempt claims its row, so a delivery listed by
+    two dispatchers is still attempted once at a time."""
+    return list(
         WebhookDelivery.objects.filter(
-            state=DeliveryState.PENDING, next_attempt_at__isnull=True
-        ).values_list("id", flat=True)[:batch]
+            state=DeliveryState.PENDING, attempts=0, next_attempt_at__isnull=True
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:batch]
     )
-    return due
 
 
 def _claim(delivery_id: int) -> WebhookDelivery | None:

@@ -83,6 +83,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # No transaction outlives its bound silently: a lock wait, a statement or a session
+    # idle inside a transaction past these limits fails with an error (a 503 problem in
+    # the API) instead of holding rows locked (ADR 0010).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c lock_timeout={env_int('GOVBOARD_DB_LOCK_TIMEOUT_MS', 10_000)}"
+        f" -c statement_timeout={env_int('GOVBOARD_DB_STATEMENT_TIMEOUT_MS', 60_000)}"
+        " -c idle_in_transaction_session_timeout="
+        f"{env_int('GOVBOARD_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 600_000)}"
+    )
 # Services own their transactions (see docs/adr/0001).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
@@ -208,7 +218,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "expire-approvals": {
-        "task": "registry.tasks.expire_approvals",
+        "task": "approvals.tasks.expire_approvals",
         "schedule": 3600.0,
     },
     # Promotion requests are their own outbox: re-enqueue checks that never ran.
@@ -216,18 +226,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.requeue_stuck_checks",
         "schedule": 60.0,
     },
-    # The audit log is the webhook outbox: dispatch new events and retries that got lost.
+    # Relay committed webhook deliveries (the outbox) and retries that got lost.
     "dispatch-webhooks": {
         "task": "approvals.tasks.dispatch_webhooks",
         "schedule": 30.0,
     },
 }
-# Requests waiting in submitted/checking longer than this are enqueued again.
-# The webhook dispatcher reads the audit log only this many seconds behind "now", longer
-# than any transaction runs, so an event whose transaction commits late is never skipped.
-GOVBOARD_OUTBOX_LAG_SECONDS = env_int("GOVBOARD_OUTBOX_LAG_SECONDS", 30)
 # A request still in review this many days after its due date expires (CI resubmits).
 GOVBOARD_REVIEW_GRACE_DAYS = env_int("GOVBOARD_REVIEW_GRACE_DAYS", 14)
+# Requests waiting in submitted/checking longer than this are enqueued again.
 GOVBOARD_CHECKS_STUCK_MINUTES = env_int("GOVBOARD_CHECKS_STUCK_MINUTES", 5)
 # The automated checks run in a Celery worker (enqueued after the submit commits). Setting
 # this runs them inside the submit transaction instead (a single-process deployment).

@@ -15,5 +15,3 @@ STORAGES = {
 }
 
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
-# Tests dispatch webhooks right after the events (the lag has its own test).
-GOVBOARD_OUTBOX_LAG_SECONDS = 0

@@ -32,7 +32,6 @@ from registry.services.versions import (
     version_register,
     version_retire,
     version_return_to_draft,
-    versions_expire_approvals,
 )
 
 __all__ = [
@@ -61,5 +60,4 @@ __all__ = [
     "version_register",
     "version_retire",
     "version_return_to_draft",
-    "versions_expire_approvals",
 ]

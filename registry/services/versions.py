@@ -20,7 +20,6 @@ from django_fsm import TransitionNotAllowed
 from audit.services import actor_label_for, record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions, semver
-from registry.choices import VersionState
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 
 # The metadata a registration may carry; everything else (state, ids, timestamps, who
@@ -237,7 +236,8 @@ def _transition_version(
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.save()
-    record(
+    # The event this transition wrote, for outboxes filled in the same transaction.
+    locked.transition_event = record(
         actor=actor,
         actor_label=actor_label_for(actor, via=via),
         verb=f"version.{transition}",
@@ -309,14 +309,22 @@ def _require_manager(actor: Any, version: ModelVersion) -> None:
 
 
 @transaction.atomic
-def version_deprecate(*, actor: Any, version: ModelVersion | int, reason: str) -> ModelVersion:
-    """candidate/approved → deprecated: new usage blocked. Managers, or the scheduler."""
+def version_deprecate(
+    *, actor: Any, version: ModelVersion | int, reason: str, via: str | None = None
+) -> ModelVersion:
+    """candidate/approved → deprecated: new usage blocked. Managers, or the scheduler.
+
+    The version's transition only: ``approvals.services.lifecycle.version_deprecate`` is
+    the verb people and jobs call (it closes an open promotion request first).
+    """
     if not reason.strip():
         raise InvalidInput("A reason is required to deprecate a version.")
     locked = lock_version(version)
     if actor is not None:
         _require_manager(actor, locked)
-    return _transition_version(actor=actor, version=locked, transition="deprecate", reason=reason)
+    return _transition_version(
+        actor=actor, via=via, version=locked, transition="deprecate", reason=reason
+    )
 
 
 @transaction.atomic
@@ -331,10 +339,12 @@ def version_retire(
 ) -> ModelVersion:
     """deprecated → retired: no serving allowed, kept for audit. Managers, or the scheduler.
 
-    A retired version serves nobody, so "who serves customer C now" must never name one:
-    while a deployment still serves the version, retirement is refused (the scheduled
-    path). A manager's break-glass retirement passes ``end_deployments`` and those
-    deployments end now, in this transaction, each with an audited reason.
+    The version's transition only: ``approvals.services.lifecycle.version_retire`` is
+    the verb people and jobs call. A retired version serves nobody, so "who serves
+    customer C now" must never name one: while a deployment still serves the version,
+    retirement is refused (the scheduled path). A manager's break-glass retirement passes
+    ``end_deployments`` and those deployments end now, in this transaction, each with an
+    audited reason.
     """
     if not reason.strip():
         raise InvalidInput("A reason is required to retire a version.")
@@ -384,50 +394,3 @@ def _end_for_retirement(
         },
     )
     return deployment.pk
-
-
-def versions_expire_approvals(
-    *, now: datetime | None = None, via: str, chunk_size: int = 200
-) -> int:
-    """Deprecate every approved version whose approval has expired. Returns how many.
-
-    Set-based and chunked: ids are selected in chunks, and each version is then locked and
-    transitioned in its own short transaction (``skip_locked``), so two sweeps at once
-    change each version once and a killed sweep leaves nothing half-done.
-    """
-    now = now or timezone.now()
-    changed = 0
-    last_id = 0
-    while True:
-        ids = list(
-            ModelVersion.objects.filter(
-                state=VersionState.APPROVED, approval_expires_at__lte=now, id__gt=last_id
-            )
-            .order_by("id")
-            .values_list("id", flat=True)[:chunk_size]
-        )
-        if not ids:
-            return changed
-        last_id = ids[-1]
-        for version_id in ids:
-            with transaction.atomic():
-                locked = (
-                    ModelVersion.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(
-                        pk=version_id,
-                        state=VersionState.APPROVED,
-                        approval_expires_at__lte=now,
-                    )
-                    .select_related("registered_model")
-                    .first()
-                )
-                if locked is None:
-                    continue  # another sweep has it, or it changed since
-                _transition_version(
-                    actor=None,
-                    via=via,
-                    version=locked,
-                    transition="deprecate",
-                    reason="approval expired; re-certification required",
-                )
-                changed += 1

@@ -10,7 +10,6 @@ from approvals import services
 from approvals.tasks import retire_after_grace
 from audit.models import AuditEvent
 from registry import permissions
-from registry import services as registry_services
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, UserFactory, approver
 
@@ -25,9 +24,7 @@ def _approved_then_deprecated(team, grace_days: int):
         )
     manager = UserFactory()
     permissions.grant_team_permission(manager, "registry.manage_governance", team)
-    version = registry_services.version_deprecate(
-        actor=manager, version=request.version, reason="replaced"
-    )
+    version = services.version_deprecate(actor=manager, version=request.version, reason="replaced")
     request.refresh_from_db()
     assert request.policy_snapshot["retirement_grace_days"] == grace_days
     return version

@@ -10,12 +10,13 @@ import json
 import threading
 
 import pytest
+from django.db import transaction
 
 from approvals import services
 from approvals.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from approvals.tasks import deliver_webhook
+from audit.models import AuditEvent
 from registry import permissions
-from registry import services as registry_services
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, approver
 
@@ -91,8 +92,7 @@ def test_approval_is_delivered_signed_after_retries_and_only_once(receiver):
     assert json.loads(Receiver.received[0][2])["event"] == "promotion.approved"
 
 
-def test_the_dispatcher_never_reads_past_events_younger_than_its_lag(receiver):
-    # Given an approval whose audit events were just written
+def approved_with_endpoint(receiver):
     team = TeamFactory(slug="assistants")
     WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
     request = request_in_review(registered_model__team=team)
@@ -100,15 +100,59 @@ def test_the_dispatcher_never_reads_past_events_younger_than_its_lag(receiver):
         services.signoff_record(
             actor=approver(team, role), request=request, role=role, password=PASSWORD
         )
+    return team, request
 
-    # When a dispatcher with an hour's lag runs, nothing is consumed and the cursor stays
-    # (a transaction holding a lower id might still commit: it must not be skipped)
-    assert services.webhooks_dispatch(lag_seconds=3600) == []
+
+def test_the_delivery_is_written_in_the_transaction_of_the_approval(receiver):
+    # Given an approval: its delivery exists as soon as the change committed, with the
+    # payload of the version as the approval left it (no reading of the log afterwards)
+    _, request = approved_with_endpoint(receiver)
+
+    delivery = WebhookDelivery.objects.get()
+    event = AuditEvent.objects.get(verb="promotion.approved")
+    assert (delivery.event_id, delivery.verb) == (event.pk, "promotion.approved")
+    assert delivery.payload["model"]["state"] == "approved"
+    assert delivery.payload["object"] == {
+        "type": "approvals.promotionrequest",
+        "id": str(request.pk),
+    }
+    assert services.webhooks_dispatch() == [delivery.pk]
+
+
+def test_a_forged_audit_row_is_never_announced(receiver):
+    # Given an endpoint and a request still in review
+    team = TeamFactory(slug="assistants")
+    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    request = request_in_review(registered_model__team=team)
+
+    # When someone inserts a promotion.approved event by hand (no service ran)
+    AuditEvent.objects.create(
+        actor_label="forger",
+        verb="promotion.approved",
+        object_type="approvals.promotionrequest",
+        object_id=str(request.pk),
+        team_id=team.pk,
+        data={"after": {"state": "approved"}},
+    )
+
+    # Then nothing is, or ever will be, announced
+    assert services.webhooks_dispatch() == []
     assert WebhookDelivery.objects.count() == 0
 
-    # Then once the events are settled, they are delivered exactly once
-    assert len(services.webhooks_dispatch(lag_seconds=0)) == 1
-    assert WebhookDelivery.objects.count() == 1
+
+def test_a_rolled_back_change_announces_nothing(receiver):
+    team = TeamFactory(slug="assistants")
+    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    request = request_in_review(registered_model__team=team)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.promotion_request_reject(
+            actor=approver(team, "platform"), request=request, reason="not good enough"
+        )
+        assert WebhookDelivery.objects.count() == 1  # written with the change...
+        raise RuntimeError("the transaction fails after the change")
+
+    assert WebhookDelivery.objects.count() == 0  # ...and gone with it
 
 
 def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
@@ -120,14 +164,11 @@ def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
         services.signoff_record(
             actor=approver(team, role), request=request, role=role, password=PASSWORD
         )
-    services.webhooks_dispatch()  # the approval event
     manager = approver(team)
     permissions.grant_team_permission(manager, "registry.manage_governance", team)
 
     # When a manager deprecates it and the dispatcher runs
-    registry_services.version_deprecate(
-        actor=manager, version=request.version, reason="replaced by 2.0.0"
-    )
+    services.version_deprecate(actor=manager, version=request.version, reason="replaced by 2.0.0")
     ids = services.webhooks_dispatch()
 
     # Then a version.deprecate delivery exists and is delivered with a valid HMAC

@@ -48,7 +48,7 @@ def deprecated_and_serving(team, *, customers=("acme",)):
             started_at=started,
         )
     boss = manager(team)
-    version = registry_services.version_deprecate(
+    version = services.version_deprecate(
         actor=boss, version=request.version, reason="replaced by 2.0"
     )
     return version, boss
@@ -68,7 +68,7 @@ def test_a_manager_cannot_retire_a_version_a_deployment_still_serves(team):
     before = snapshot(version)
 
     with pytest.raises(Conflict, match="still serve"):
-        registry_services.version_retire(actor=boss, version=version, reason="done with it")
+        services.version_retire(actor=boss, version=version, reason="done with it")
 
     assert snapshot(version) == before
 
@@ -79,7 +79,7 @@ def test_break_glass_retirement_ends_every_serving_deployment_in_the_same_transa
     now = timezone.now()
 
     # When a manager retires it as break-glass
-    registry_services.version_retire(
+    services.version_retire(
         actor=boss, version=version, reason="critical CVE", end_deployments=True, now=now
     )
 
@@ -98,9 +98,7 @@ def test_break_glass_retirement_ends_every_serving_deployment_in_the_same_transa
 
 def test_after_break_glass_nobody_is_served_the_retired_version(team, api_client):
     version, boss = deprecated_and_serving(team)
-    registry_services.version_retire(
-        actor=boss, version=version, reason="pulled", end_deployments=True
-    )
+    services.version_retire(actor=boss, version=version, reason="pulled", end_deployments=True)
     _, token = service_account_with_token(teams=[team])
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
 

@@ -9,9 +9,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from approvals import services as approvals_services
+from approvals import tasks as approval_tasks
 from audit.models import AuditEvent
 from govboard.errors import IllegalTransition, InvalidInput, NotPermitted
-from registry import services, tasks
+from registry import services
 from registry.models import ModelVersion
 from tests.approvals.factories import governance_row_counts
 from tests.registry.factories import (
@@ -241,7 +243,7 @@ def test_the_sweep_deprecates_only_expired_approved_versions(sweep_fixture):
     expired = sweep_fixture["expired"]
 
     # When the sweep runs
-    changed = services.versions_expire_approvals(via="system:test")
+    changed = approvals_services.versions_expire_approvals(via="system:test")
 
     # Then exactly the expired ones are deprecated, each with one system event
     assert changed == 2
@@ -265,11 +267,11 @@ def test_the_sweep_deprecates_only_expired_approved_versions(sweep_fixture):
 
 def test_running_the_sweep_twice_changes_each_version_once(sweep_fixture):
     # Given the sweep has run once
-    assert services.versions_expire_approvals(via="system:test") == 2
+    assert approvals_services.versions_expire_approvals(via="system:test") == 2
     before = governance_row_counts()
 
     # When it runs again
-    changed = services.versions_expire_approvals(via="system:test")
+    changed = approvals_services.versions_expire_approvals(via="system:test")
 
     # Then nothing more changes and no duplicate events appear
     assert changed == 0
@@ -283,7 +285,7 @@ def test_the_sweep_works_through_several_chunks(team):
     versions = [version_in(team, "approved", approval_expires_at=past) for _ in range(5)]
 
     # When the sweep runs with chunks of two
-    changed = services.versions_expire_approvals(via="system:test", chunk_size=2)
+    changed = approvals_services.versions_expire_approvals(via="system:test", chunk_size=2)
 
     # Then every one is deprecated once
     assert changed == 5
@@ -296,7 +298,7 @@ def test_the_celery_task_runs_the_sweep_and_names_itself_in_the_audit_trail(swee
     expired = sweep_fixture["expired"]
 
     # When the scheduled task runs (locally, as a worker would)
-    result = tasks.expire_approvals.apply()
+    result = approval_tasks.expire_approvals.apply()
 
     # Then it reports two changes, and the events name the task run
     assert result.successful()
@@ -305,5 +307,5 @@ def test_the_celery_task_runs_the_sweep_and_names_itself_in_the_audit_trail(swee
     assert labels == {f"system:task {result.id}"}
 
     # And running it again is a no-op
-    assert tasks.expire_approvals.apply().get() == 0
+    assert approval_tasks.expire_approvals.apply().get() == 0
     assert AuditEvent.objects.filter(verb="version.deprecate").count() == 2

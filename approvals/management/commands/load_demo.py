@@ -380,13 +380,13 @@ class Command(BaseCommand):
         sign(submit(mid, rollback=old), ["platform", "product", "security"])
         current = version(base, "1.0.0", method="full")
         sign(submit(current, rollback=mid), ["platform", "product", "security"])
-        registry_services.version_deprecate(
+        approvals_services.version_deprecate(
             actor=people["maria"], version=old, reason="Superseded by 1.0.0."
         )
-        registry_services.version_retire(
+        approvals_services.version_retire(
             actor=people["maria"], version=old, reason="Grace period over."
         )
-        registry_services.version_deprecate(
+        approvals_services.version_deprecate(
             actor=people["maria"], version=mid, reason="Superseded by 1.0.0."
         )
 
