@@ -20,6 +20,7 @@ from approvals.services.common import (
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from identity import services as lockout
 from registry import permissions
 from registry import services as registry_services
 
@@ -28,24 +29,41 @@ def _reauthenticate(actor: Any, *, password: str, one_time_code: str | None) -> 
     """Fresh proof of presence at the moment of signing; returns the method used.
 
     A one-time code is checked against the user's confirmed TOTP device and may be used
-    once (its time step must be newer than the last one used).
+    once (its time step must be newer than the last one used). Runs before the sign-off's
+    transaction, behind the sign-in lockout (identity, docs/adr/0008): a locked account is
+    refused before anything is checked, and each failure is recorded (audited, counted
+    against the account like a failed login) even though the sign-off is then refused.
     """
+    username = actor.get_username()
+    lockout.refuse_if_locked(username=username)
+    method = ReauthMethod.TOTP if one_time_code else ReauthMethod.PASSWORD
+    problem = None
     if one_time_code:
-        device = TotpDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
-        if device is None:
-            raise NotPermitted("Re-authentication failed: you have no one-time-code device.")
-        step = totp.match_step(device.secret, one_time_code)
-        if step is None or step <= device.last_used_step:
-            raise NotPermitted("Re-authentication failed: the one-time code is wrong or used.")
-        device.last_used_step = step
-        device.save(update_fields=["last_used_step"])
-        return ReauthMethod.TOTP
-    if not password or not actor.check_password(password):
+        with transaction.atomic():
+            device = (
+                TotpDevice.objects.select_for_update().filter(user=actor, confirmed=True).first()
+            )
+            step = totp.match_step(device.secret, one_time_code) if device else None
+            if device is None:
+                problem = "Re-authentication failed: you have no one-time-code device."
+            elif step is None or step <= device.last_used_step:
+                problem = "Re-authentication failed: the one-time code is wrong or used."
+            else:
+                device.last_used_step = step
+                device.save(update_fields=["last_used_step"])
+    elif not password:
         raise NotPermitted("Re-authentication failed: enter your password to sign.")
-    return ReauthMethod.PASSWORD
+    elif not actor.check_password(password):
+        problem = "Re-authentication failed: enter your password to sign."
+    if problem:
+        failure = lockout.record_failure(
+            username=username, address=None, via=lockout.VIA_SIGN_OFF, method=method, actor=actor
+        )
+        raise lockout.LockedOut if failure.locked else NotPermitted(problem)
+    lockout.record_success(username=username, address=None)
+    return method
 
 
-@transaction.atomic
 def signoff_record(
     *,
     actor: Any,
@@ -70,7 +88,17 @@ def signoff_record(
     meaning = (meaning or "").strip()
     if not meaning:
         raise InvalidInput("Say what your signature means.")
+    # Before the transaction: a failed re-authentication stays recorded when this raises.
     reauth_method = _reauthenticate(actor, password=password, one_time_code=one_time_code)
+    return _signoff_record(
+        actor=actor, request=request, role=role, meaning=meaning, reauth_method=reauth_method
+    )
+
+
+@transaction.atomic
+def _signoff_record(
+    *, actor: Any, request: PromotionRequest | int, role: str, meaning: str, reauth_method: str
+) -> SignOff:
     locked = locked_request(request)
     # Lock the version too (request, then version: the order every service uses), so no
     # evidence upload can land between reading the digests and approving.

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "registry",
     "approvals",
     "audit",
+    "identity",
 ]
 
 MIDDLEWARE = [
@@ -99,7 +100,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend behind the sign-in lockout (docs/adr/0008): never list ModelBackend itself
+    # too, or a locked account would still sign in through it.
+    "identity.backends.LockoutModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No migration or setting creates an account: guardian's implicit anonymous user is off.
@@ -128,6 +131,17 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("GOVBOARD_MEDIA_ROOT", str(VAR_DIR / "media")))
 
 LOGIN_URL = "admin:login"
+
+# Sign-in lockout (identity app, docs/adr/0008): failed passwords and one-time codes, on the
+# admin login and the sign-off re-authentication, counted per account name and per client
+# address within a window; at the limit, that account or address is refused (even with the
+# right password) for the lockout duration (0: until an administrator unlocks it).
+GOVBOARD_LOCKOUT_FAILURES = env_int("GOVBOARD_LOCKOUT_FAILURES", 5)
+GOVBOARD_LOCKOUT_ADDRESS_FAILURES = env_int("GOVBOARD_LOCKOUT_ADDRESS_FAILURES", 20)
+GOVBOARD_LOCKOUT_WINDOW_SECONDS = env_int("GOVBOARD_LOCKOUT_WINDOW_SECONDS", 15 * 60)
+GOVBOARD_LOCKOUT_SECONDS = env_int("GOVBOARD_LOCKOUT_SECONDS", 15 * 60)
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; nobody's by default.
+GOVBOARD_TRUSTED_PROXIES = env_list("GOVBOARD_TRUSTED_PROXIES", [])
 
 # Request bodies past this size are refused before they are parsed (HTTP 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GOVBOARD_MAX_JSON_BODY", 256 * 1024)

@@ -48,12 +48,20 @@ def snapshot(request: PromotionRequest) -> dict:
     """Everything a refused sign-off must leave as it was."""
     request.refresh_from_db()
     version = ModelVersion.objects.get(pk=request.version_id)
+    # A failed re-authentication is itself audited (auth.*, the sign-in lockout counts it);
+    # nothing of the governance record may change.
+    governance_events = AuditEvent.objects.exclude(verb__startswith="auth.")
     return {
         **governance_row_counts(),
+        "audit_events": governance_events.count(),
         "request_state": request.state,
         "version_state": version.state,
-        "last_event": AuditEvent.objects.order_by("-id").values_list("id", flat=True).first(),
+        "last_event": governance_events.order_by("-id").values_list("id", flat=True).first(),
     }
+
+
+def failed_reauthentications() -> int:
+    return AuditEvent.objects.filter(verb="auth.reauthentication_failed").count()
 
 
 def sign(actor, request, role, password=PASSWORD):
@@ -139,8 +147,9 @@ def test_a_sign_off_without_the_signers_password_is_refused(team, review, passwo
     with pytest.raises(NotPermitted, match="Re-authentication failed"):
         sign(platform, review, "platform", password=password)
 
-    # Then nothing changed
+    # Then nothing changed, and a wrong password (not an empty one) is an audited failure
     assert snapshot(review) == before
+    assert failed_reauthentications() == (1 if password else 0)
 
 
 def test_a_superuser_without_the_object_permission_cannot_sign(team, review):
@@ -249,8 +258,9 @@ def test_a_service_account_without_a_password_fails_re_authentication(team, revi
     with pytest.raises(NotPermitted, match="Re-authentication failed"):
         sign(account.user, review, "platform", password="anything")
 
-    # Then nothing changed
+    # Then nothing changed but the audited failure
     assert snapshot(review) == before
+    assert failed_reauthentications() == 1
 
 
 # --- the same refusals through the admin's sign view ------------------------------------
