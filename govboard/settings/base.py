@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from govboard.settings.env import env_bool, env_int, env_list, env_str
 
@@ -32,6 +34,7 @@ INSTALLED_APPS = [
     "approvals",
     "audit",
     "identity",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +105,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTHENTICATION_BACKENDS = [
     # ModelBackend behind the sign-in lockout (docs/adr/0008): never list ModelBackend itself
     # too, or a locked account would still sign in through it.
+    # While SSO is on, refuses the password of every account that is not a break-glass one
+    # (first, so no password backend is asked; docs/adr/0009).
+    "sso.backends.PasswordSignInGate",
     "identity.backends.LockoutModelBackend",
+    # OpenID Connect login (inert while unconfigured; docs/adr/0009).
+    "sso.backends.GovboardOIDCBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # No migration or setting creates an account: guardian's implicit anonymous user is off.
@@ -142,6 +150,47 @@ GOVBOARD_LOCKOUT_WINDOW_SECONDS = env_int("GOVBOARD_LOCKOUT_WINDOW_SECONDS", 15 
 GOVBOARD_LOCKOUT_SECONDS = env_int("GOVBOARD_LOCKOUT_SECONDS", 15 * 60)
 # Proxies (addresses or networks) whose X-Forwarded-For is believed; nobody's by default.
 GOVBOARD_TRUSTED_PROXIES = env_list("GOVBOARD_TRUSTED_PROXIES", [])
+
+# Single sign-on with OpenID Connect (sso app, docs/adr/0009): off while OIDC_RP_CLIENT_ID is
+# empty. The authorization-code flow with PKCE and a nonce; ID tokens signed by the provider
+# (RS/ES algorithm, key from its JWKS) and checked for issuer, audience and expiry.
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile groups")
+GOVBOARD_SSO_PROVIDER_NAME = env_str("GOVBOARD_SSO_PROVIDER_NAME", "your identity provider")
+GOVBOARD_SSO_GROUPS_CLAIM = env_str("GOVBOARD_SSO_GROUPS_CLAIM", "groups")
+# How old an IdP re-authentication may be and still count for a sign-off (seconds).
+GOVBOARD_SSO_REAUTH_MAX_AGE_SECONDS = env_int("GOVBOARD_SSO_REAUTH_MAX_AGE_SECONDS", 300)
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso:callback"
+LOGIN_REDIRECT_URL = "admin:index"
+if OIDC_RP_CLIENT_ID:
+    _oidc_required = {
+        "OIDC_RP_CLIENT_SECRET": OIDC_RP_CLIENT_SECRET,
+        "OIDC_OP_ISSUER": OIDC_OP_ISSUER,
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": OIDC_OP_AUTHORIZATION_ENDPOINT,
+        "OIDC_OP_TOKEN_ENDPOINT": OIDC_OP_TOKEN_ENDPOINT,
+        "OIDC_OP_USER_ENDPOINT": OIDC_OP_USER_ENDPOINT,
+        "OIDC_OP_JWKS_ENDPOINT": OIDC_OP_JWKS_ENDPOINT,
+    }
+    _oidc_missing = sorted(name for name, value in _oidc_required.items() if not value)
+    if _oidc_missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set: also set {', '.join(_oidc_missing)}")
+    if OIDC_RP_SIGN_ALGO not in ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512"):
+        raise ImproperlyConfigured("OIDC_RP_SIGN_ALGO must be an RS or ES algorithm (JWKS).")
+    # Plain http only to the machine itself (a test provider); anything else is https.
+    for _name, _url in _oidc_required.items():
+        if _name.endswith("_ENDPOINT") and not re.match(
+            r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])[:/])", _url
+        ):
+            raise ImproperlyConfigured(f"{_name} must be an https:// address.")
 
 # Request bodies past this size are refused before they are parsed (HTTP 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GOVBOARD_MAX_JSON_BODY", 256 * 1024)
