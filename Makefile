@@ -11,7 +11,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format check prod-check bench clean
+.PHONY: install run test test-long lint format check prod-check bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,6 +36,10 @@ run: install
 ## Run the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite).
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## CON-3's dedicated run: the governance state machine over >= 2,000 examples (prints its figure).
+test-long: install
+	GOVBOARD_CON3_EXAMPLES=$${GOVBOARD_CON3_EXAMPLES:-2000} $(VENV)/bin/pytest tests/approvals/test_state_machine.py -q -s $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
