@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from approvals import permissions as approval_permissions
@@ -39,6 +39,8 @@ from govboard.admin_actions import (
 from govboard.errors import DomainError
 from registry.admin import ModelVersionAdmin, RetireForm, can_manage_version, team_filter
 from registry.choices import ApproverRole, VersionState
+from sso import conf as sso_conf
+from sso import reauth as sso_reauth
 
 
 @admin.register(GovernancePolicy)
@@ -226,14 +228,32 @@ class SignOffForm(forms.Form):
         help_text="Or a code from your authenticator app, if you have enrolled one.",
     )
 
-    def __init__(self, *args: Any, roles: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        roles: list[str],
+        idp_authenticated: bool = False,
+        reauth_url: str = "",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         labels = dict(ApproverRole.choices)
         self.fields["role"].choices = [(role, labels.get(role, role)) for role in roles]
+        self.idp_authenticated = idp_authenticated
+        if idp_authenticated:
+            self.fields["password"].help_text = "Signed in again at your provider: sign now."
+        elif reauth_url:
+            self.fields["password"].help_text = format_html(
+                'Your account signs in with single sign-on: <a href="{}">sign in again at '
+                "{}</a> to sign (or enter a one-time code).",
+                reauth_url,
+                sso_conf.provider_name(),
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if not data.get("password") and not data.get("one_time_code"):
+        fresh = data.get("password") or data.get("one_time_code") or self.idp_authenticated
+        if not fresh:
             self.add_error("password", forms.ValidationError("This field is required."))
         return data
 
@@ -362,7 +382,11 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
             name="sign",
             label="Sign off",
             form_class=SignOffForm,
-            form_kwargs=lambda request, obj: {"roles": _signing_roles(request, obj)},
+            form_kwargs=lambda request, obj: {
+                "roles": _signing_roles(request, obj),
+                "idp_authenticated": sso_reauth.fresh_idp_authentication(request) is not None,
+                "reauth_url": sso_reauth.reauth_url(request),
+            },
             run=lambda request, obj, data: services.signoff_record(
                 actor=request.user,
                 request=obj,
@@ -370,6 +394,12 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
                 password=data["password"],
                 meaning=data["meaning"],
                 one_time_code=data.get("one_time_code") or None,
+                # One IdP re-authentication serves one sign-off (consumed here).
+                idp_authenticated_at=(
+                    None
+                    if data["password"] or data.get("one_time_code")
+                    else sso_reauth.fresh_idp_authentication(request, consume=True)
+                ),
             ),
             available=lambda request, obj: (
                 obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))

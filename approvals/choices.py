@@ -62,6 +62,7 @@ class Priority(models.IntegerChoices):
 class ReauthMethod(models.TextChoices):
     PASSWORD = "password", "Password"
     TOTP = "totp", "One-time code (TOTP)"
+    IDP = "idp", "Fresh sign-in at the identity provider (SSO)"
 
 
 class DeliveryState(models.TextChoices):

@@ -3,8 +3,10 @@ server-signed sign-off, and approval when the quorum is met and nothing blocks."
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,8 +26,17 @@ from identity import services as lockout
 from registry import permissions
 from registry import services as registry_services
 
+# An IdP sign-in a moment "in the future" is clock drift between the IdP and us.
+_IDP_CLOCK_SKEW = timedelta(seconds=30)
 
-def _reauthenticate(actor: Any, *, password: str, one_time_code: str | None) -> str:
+
+def _reauthenticate(
+    actor: Any,
+    *,
+    password: str,
+    one_time_code: str | None,
+    idp_authenticated_at: datetime | None = None,
+) -> str:
     """Fresh proof of presence at the moment of signing; returns the method used.
 
     A one-time code is checked against the user's confirmed TOTP device and may be used
@@ -36,6 +47,17 @@ def _reauthenticate(actor: Any, *, password: str, one_time_code: str | None) -> 
     """
     username = actor.get_username()
     lockout.refuse_if_locked(username=username)
+    if idp_authenticated_at is not None:
+        # A fresh sign-in at the identity provider (prompt=login, max_age=0), verified by
+        # the sso app from the ID token's auth_time and kept in the server-side session.
+        age = timezone.now() - idp_authenticated_at
+        max_age = timedelta(seconds=settings.GOVBOARD_SSO_REAUTH_MAX_AGE_SECONDS)
+        if not -_IDP_CLOCK_SKEW <= age <= max_age:
+            raise NotPermitted(
+                "Re-authentication failed: your sign-in at the identity provider is not "
+                "fresh; re-authenticate and sign again."
+            )
+        return ReauthMethod.IDP
     method = ReauthMethod.TOTP if one_time_code else ReauthMethod.PASSWORD
     problem = None
     if one_time_code:
@@ -72,6 +94,7 @@ def signoff_record(
     password: str = "",
     meaning: str = "Approved for production promotion",
     one_time_code: str | None = None,
+    idp_authenticated_at: datetime | None = None,
 ) -> SignOff:
     """A board member signs for one role, re-authenticating as they do.
 
@@ -89,7 +112,12 @@ def signoff_record(
     if not meaning:
         raise InvalidInput("Say what your signature means.")
     # Before the transaction: a failed re-authentication stays recorded when this raises.
-    reauth_method = _reauthenticate(actor, password=password, one_time_code=one_time_code)
+    reauth_method = _reauthenticate(
+        actor,
+        password=password,
+        one_time_code=one_time_code,
+        idp_authenticated_at=idp_authenticated_at,
+    )
     return _signoff_record(
         actor=actor, request=request, role=role, meaning=meaning, reauth_method=reauth_method
     )
