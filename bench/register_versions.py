@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from govboard.cli import ApiError, Client, idempotency_key_for  # noqa: E402
+from govboard_cli import ApiError, Client, idempotency_key_for  # noqa: E402
 
 
 def version_payload(team: str, model: str, index: int) -> dict[str, Any]:
@@ -230,7 +230,7 @@ def profile(args: argparse.Namespace, token: str) -> None:
 
 
 class _InProcess:
-    """Just enough of govboard.cli.Client over the Django test client (for model setup)."""
+    """Just enough of govboard_cli.Client over the Django test client (for model setup)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client

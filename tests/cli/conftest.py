@@ -1,19 +1,23 @@
 """Fixtures of the CLI tests: a live server with a team and a CI token, an in-process
-runner of ``govboard.cli.main``, and a stub HTTP server for answers the real one rarely gives."""
+runner of ``govboard_cli.main``, a stub HTTP server for answers the real one rarely gives,
+and a Python with nothing installed to run the client as a pipeline does."""
 
 from __future__ import annotations
 
 import base64
 import http.server
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+import govboard_cli as cli
 from approvals.models import GovernancePolicy
-from govboard import cli
 from tests.registry.factories import TeamFactory, UserFactory, service_account_with_token
 
 
@@ -101,3 +105,18 @@ def stub(monkeypatch) -> Iterator[SimpleNamespace]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def bare_python(tmp_path_factory) -> Path:
+    """A fresh Python 3.11 with no package at all: a venv made without pip from the base
+    interpreter (no system site-packages, so no Django, Celery or PyYAML)."""
+    home = tmp_path_factory.mktemp("bare-python")
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run(
+        [base, "-m", "venv", "--without-pip", str(home)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return home / "bin" / "python3"

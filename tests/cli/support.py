@@ -1,14 +1,18 @@
-"""Helpers the CLI tests share: register arguments, and a version made reviewable."""
+"""Helpers the CLI tests share: register arguments, a version made reviewable, and the
+client's folder copied into a pipeline's repository."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from approvals import services as approval_services
 from registry.choices import DatasetUse
 from registry.models import ModelVersion
 from tests.registry.factories import complete_metadata, link_dataset
+
+CLIENT_PACKAGE = Path(__file__).resolve().parents[2] / "govboard_cli"
 
 
 def register_args(ci, version: str = "1.0.0", *extra: str) -> list[str]:
@@ -60,3 +64,13 @@ def complete_metadata_file(tmp_path: Path) -> Path:
     path = tmp_path / "metadata.json"
     path.write_text(json.dumps(complete_metadata()))
     return path
+
+
+def vendor_client(repository: Path) -> Path:
+    """Copy the ``govboard_cli/`` folder into ``repository`` as docs/ci/README.md says
+    (the source only: no bytecode left by this test run)."""
+    destination = repository / "govboard_cli"
+    shutil.copytree(
+        CLIENT_PACKAGE, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    return destination

@@ -13,10 +13,11 @@ import json
 
 import pytest
 
+import govboard_cli as cli
 from approvals.models import PromotionRequest
 from approvals.services import requests as request_services
 from audit.models import AuditEvent
-from govboard import cli
+from govboard_cli import waiting
 from registry.models import DatasetVersion, ModelVersion, VersionDataset
 from tests.approvals.factories import SAMPLES
 from tests.cli.support import (
@@ -54,7 +55,7 @@ def worker_in_pause(monkeypatch, worker_down):
         ).values_list("id", flat=True):
             run_pending_checks(request_id)
 
-    monkeypatch.setattr(cli, "_pause", pause)
+    monkeypatch.setattr(waiting, "pause", pause)
     return pauses
 
 
@@ -216,7 +217,7 @@ def test_request_promotion_with_no_wait_exits_0_as_soon_as_the_request_is_accept
 ):
     version = _registered(ci, run, tmp_path)
     make_reviewable(version["id"])
-    monkeypatch.setattr(cli, "_pause", lambda seconds: pytest.fail("--no-wait must not poll"))
+    monkeypatch.setattr(waiting, "pause", lambda seconds: pytest.fail("--no-wait must not poll"))
 
     code, request, err = run(
         "request-promotion", "--url", ci.url, "--version", str(version["id"]), "--no-wait"
@@ -323,7 +324,7 @@ def _json(status: int, body: dict) -> tuple[int, str, bytes]:
 @pytest.fixture
 def no_pause(monkeypatch):
     pauses: list[float] = []
-    monkeypatch.setattr(cli, "_pause", pauses.append)
+    monkeypatch.setattr(waiting, "pause", pauses.append)
     return pauses
 
 

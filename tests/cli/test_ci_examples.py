@@ -5,12 +5,13 @@ The workflow's ``run:`` scripts are taken from the parsed YAML and run with ``ba
 GitHub runs them) in a temporary workspace, in order, with ``GITHUB_OUTPUT`` a file per
 step and the ``${{ … }}`` expressions resolved from a small context (``github``, ``vars``,
 ``secrets``, ``inputs``, ``steps.<id>.outputs``, ``needs.<job>.outputs``). ``$GOVBOARD`` is
-the YAML's own value: ``python3 tools/govboard_cli.py``, where the test vendors
-``govboard/cli.py`` as the guide says. Steps that build things (``make adapter``, ``pip
-install …``, ``make provenance``, ``make deploy``) are not run: the test writes what they
-would produce at the paths the YAML names (provenance DSSE-signed with the test CI key,
-registered as a trusted signing key). Rename a flag, a path or a step id in the YAML and
-this test fails.
+the YAML's own value, ``python3 -m govboard_cli``, where the test vendors the
+``govboard_cli/`` folder at the workspace's root as the guide says, and ``python3`` is a
+fresh Python with nothing installed (as on a bare runner: no Django, no Celery). Steps
+that build things (``make adapter``, ``pip install …``, ``make provenance``, ``make
+deploy``) are not run: the test writes what they would produce at the paths the YAML names
+(provenance DSSE-signed with the test CI key, registered as a trusted signing key). Rename
+a flag, a path or a step id in the YAML and this test fails.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+import govboard_cli as cli
 from approvals import services as approval_services
 from approvals.models import PromotionRequest
-from govboard import cli
 from registry.models import Deployment, ModelVersion, VersionDataset
 from tests.approvals.factories import (
     SAMPLES,
@@ -43,6 +44,7 @@ from tests.approvals.factories import (
     provenance_statement,
     signed_provenance,
 )
+from tests.cli.support import vendor_client
 from tests.registry.factories import PASSWORD, UserFactory, approver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +87,8 @@ class Workflow:
     context: dict[str, Any]
     # What the test wrote in place of the build steps' output, by the path the YAML names.
     stand_ins: dict[str, Path] = field(default_factory=dict)
+    # The interpreter the steps find as `python3` (first on their PATH).
+    python: Path = field(default_factory=lambda: Path(sys.executable))
     # Called before the step with this id runs (the board signing while CI waits, say).
     before_step: dict[str, Callable[[], None]] = field(default_factory=dict)
     results: list[StepResult] = field(default_factory=list)
@@ -181,7 +185,7 @@ class Workflow:
         script_file = self.workspace.parent / f"step-{len(self.results)}.sh"
         script_file.write_text(self.substitute(script))
         step_env = {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "PATH": f"{self.python.parent}{os.pathsep}{os.environ['PATH']}",
             "HOME": str(self.workspace.parent),
             "LANG": "C.UTF-8",
             "CI": "true",
@@ -270,13 +274,13 @@ def _build_outputs(
         )
     _write(workspace / "model" / "govboard.json", json.dumps(_guide_metadata_example()))
     _write(workspace / "uv.lock", "version = 1\n")
-    _write(workspace / "tools" / "govboard_cli.py", (ROOT / "govboard" / "cli.py").read_bytes())
+    vendor_client(workspace)
     return paths
 
 
 # ---------------------------------------------------------------------- fixtures
 @pytest.fixture
-def release(ci, tmp_path) -> Iterator[Callable[..., Workflow]]:
+def release(ci, tmp_path, bare_python) -> Iterator[Callable[..., Workflow]]:
     """The team set up as docs/ci/README.md says, and a factory of workflow runs."""
     if shutil.which("jq") is None:
         pytest.skip("the example workflow uses jq, which is not installed here")
@@ -296,6 +300,7 @@ def release(ci, tmp_path) -> Iterator[Callable[..., Workflow]]:
         return Workflow(
             document=yaml.safe_load(GITHUB_WORKFLOW.read_text()),
             workspace=workspace,
+            python=bare_python,
             stand_ins=_build_outputs(
                 workspace, dependency_scan=dependency_scan, sign_provenance=sign_provenance
             ),

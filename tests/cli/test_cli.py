@@ -1,6 +1,6 @@
 """The ``govboard`` CLI against a live server: the exit codes a CI step branches on.
 
-Most cases call ``govboard.cli.main([...])`` in-process (fast, and capsys sees the output);
+Most cases call ``govboard_cli.main([...])`` in-process (fast, and capsys sees the output);
 one runs the installed console script in a subprocess to prove the entry point works.
 A small stub HTTP server covers the status codes the real server is hard to provoke
 (413, 415, 422, 429, 5xx, a non-JSON answer, a retry after 503).
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import govboard_cli as cli
 from approvals import services as approval_services
-from govboard import cli
 from registry.models import ModelVersion
 from tests.cli.support import (
     complete_metadata_file,
