@@ -30,13 +30,13 @@ from approvals.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from govboard.admin_actions import (
+from core.admin_actions import (
     GovernanceHistoryAdmin,
     ServiceAction,
     ServiceActionAdminMixin,
     reason_form,
 )
-from govboard.errors import DomainError
+from core.errors import DomainError
 from registry.admin import ModelVersionAdmin, RetireForm, can_manage_version, team_filter
 from registry.choices import ApproverRole, VersionState
 from sso import conf as sso_conf

@@ -14,11 +14,11 @@ from rest_framework.views import APIView
 from approvals import selectors, services, signing
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
 from approvals.services.common import latest_run_results
-from govboard.errors import DomainError, InvalidInput
-from govboard.ids import IdField, parse_id
+from core.api.serializers import StrictSerializer
+from core.errors import DomainError, InvalidInput
+from core.ids import IdField, parse_id
 from registry import selectors as registry_selectors
-from registry.api.schema import ProblemAutoSchema
-from registry.api.serializers import StrictSerializer, VersionSerializer
+from registry.api.serializers import VersionSerializer
 from registry.api.views import text_query_params
 
 
@@ -150,8 +150,6 @@ class VersionStatusSerializer(VersionSerializer):
 class PromotionRequestListCreateView(generics.GenericAPIView):
     """List visible promotion requests (filter by state, team, version) or request one."""
 
-    schema = ProblemAutoSchema()
-
     serializer_class = PromotionRequestSerializer
 
     def get_queryset(self):
@@ -228,8 +226,6 @@ def _detail_response(request: Request, pk: int, *, status_code: int = 200) -> Re
 class PromotionRequestDetailView(APIView):
     """A request with what blocks it: checks, exceptions, sign-offs, due dates."""
 
-    schema = ProblemAutoSchema()
-
     @extend_schema(responses=PromotionRequestDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return _detail_response(request, pk)
@@ -237,8 +233,6 @@ class PromotionRequestDetailView(APIView):
 
 class PromotionRequestWithdrawView(APIView):
     """CI (or the requester, or a manager) withdraws an open request."""
-
-    schema = ProblemAutoSchema()
 
     @extend_schema(request=None, responses=PromotionRequestDetailSerializer)
     def post(self, request: Request, pk: int) -> Response:
@@ -251,8 +245,6 @@ class PromotionRequestWithdrawView(APIView):
 class PromotionRequestRecheckView(APIView):
     """Re-run the automated checks of an open request (e.g. after new evidence)."""
 
-    schema = ProblemAutoSchema()
-
     @extend_schema(request=None, responses={202: PromotionRequestDetailSerializer})
     def post(self, request: Request, pk: int) -> Response:
         services.promotion_request_recheck(
@@ -263,8 +255,6 @@ class PromotionRequestRecheckView(APIView):
 
 class DecisionRecordView(APIView):
     """The signed decision record (a DSSE envelope around an in-toto Statement)."""
-
-    schema = ProblemAutoSchema()
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
@@ -277,7 +267,6 @@ class DecisionRecordView(APIView):
 class SigningKeyView(APIView):
     """The public key that verifies decision records. Public by design: anyone may verify."""
 
-    schema = ProblemAutoSchema()
     authentication_classes: list = []
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
@@ -300,8 +289,6 @@ class NoDecisionYet(DomainError):
 
 class VersionStatusView(APIView):
     """A version with its promotion requests, their checks and sign-offs."""
-
-    schema = ProblemAutoSchema()
 
     @extend_schema(responses=VersionStatusSerializer)
     def get(self, request: Request, pk: int) -> Response:

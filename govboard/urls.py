@@ -3,8 +3,8 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from approvals import api as approvals_api
+from core.ids import IdConverter
 from govboard import health
-from govboard.ids import IdConverter
 from registry.api import views as registry_api
 
 register_converter(IdConverter, "id")
@@ -68,5 +68,5 @@ urlpatterns = [
     path("health/", health.health, name="health"),
 ]
 
-handler404 = "govboard.problems.handler404"
-handler500 = "govboard.problems.handler500"
+handler404 = "core.problems.handler404"
+handler500 = "core.problems.handler500"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from govboard.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
+from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
 from identity import services
 from identity.forms import LockoutAdminAuthenticationForm
 from identity.models import LoginLockout

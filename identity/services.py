@@ -29,7 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record
-from govboard.errors import Conflict, InvalidInput, NotPermitted
+from core.errors import Conflict, InvalidInput, NotPermitted
 from identity.addresses import address_key
 from identity.models import UNLOCK_PERMISSION, LockoutScope, LoginLockout
 

@@ -14,13 +14,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from govboard.admin_actions import (
+from core.admin_actions import (
     GovernanceHistoryAdmin,
     ServiceAction,
     ServiceActionAdminMixin,
     reason_form,
 )
-from govboard.errors import DomainError
+from core.errors import DomainError
 from registry import permissions, services
 from registry.choices import FindingStatus, Severity, TokenScope, VexJustification
 from registry.models import (

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from govboard.errors import InvalidInput
+from core.errors import InvalidInput
 from registry import permissions
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 

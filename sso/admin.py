@@ -12,8 +12,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from govboard.admin_actions import GovernanceHistoryAdmin
-from govboard.errors import DomainError
+from core.admin_actions import GovernanceHistoryAdmin
+from core.errors import DomainError
 from sso import services
 from sso.models import BreakGlassAccount, GroupRoleMapping, SsoIdentity, SsoRoleGrant
 

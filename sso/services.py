@@ -23,7 +23,7 @@ from django.db import transaction
 
 from approvals.apps import BOARD_GROUP, MANAGER_GROUP
 from audit.services import record
-from govboard.errors import InvalidInput, NotPermitted
+from core.errors import InvalidInput, NotPermitted
 from registry import permissions
 from registry import services as registry_services
 from registry.models import Team

@@ -14,7 +14,7 @@ from approvals import checks as check_registry
 from approvals import signing
 from approvals.choices import RequestState
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
-from govboard.errors import IllegalTransition
+from core.errors import IllegalTransition
 from registry.models import Evidence, ModelVersion
 
 

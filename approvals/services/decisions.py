@@ -19,7 +19,7 @@ from approvals.models import DecisionRecord, PromotionRequest
 from approvals.services.common import Assessment, artifact_name, assess, transition_request
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import record
-from govboard.errors import Conflict
+from core.errors import Conflict
 from registry import services as registry_services
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"

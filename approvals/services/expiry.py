@@ -10,7 +10,7 @@ from django.utils import timezone
 from approvals.choices import RequestState
 from approvals.models import PromotionRequest
 from approvals.services.requests import close_request
-from govboard.sweeps import sweep
+from core.sweeps import sweep
 
 
 def promotion_requests_expire(

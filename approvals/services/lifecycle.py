@@ -24,8 +24,8 @@ from approvals.choices import OPEN_REQUEST_STATES
 from approvals.models import PromotionRequest
 from approvals.services.requests import close_request
 from approvals.services.webhooks import webhooks_enqueue
-from govboard.errors import Conflict
-from govboard.sweeps import sweep
+from core.errors import Conflict
+from core.sweeps import sweep
 from registry import services as registry_services
 from registry.choices import VersionState
 from registry.models import ModelVersion

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from approvals.models import GovernancePolicy
 from audit.services import record
-from govboard.errors import Conflict, InvalidInput, NotPermitted
+from core.errors import Conflict, InvalidInput, NotPermitted
 from registry.models import ModelVersion
 
 POLICY_FIELDS = (

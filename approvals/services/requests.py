@@ -27,7 +27,7 @@ from approvals.services.common import (
 from approvals.services.policies import policy_for_version
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import actor_label_for, record
-from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry import services as registry_services
 from registry.choices import ApproverRole, VersionState

@@ -10,7 +10,7 @@ from django.utils import timezone
 from approvals.choices import RequestState
 from approvals.models import PromotionRequest
 from approvals.services.lifecycle import version_retire_if_free
-from govboard.sweeps import sweep
+from core.sweeps import sweep
 from registry.choices import VersionState
 from registry.models import ModelVersion
 

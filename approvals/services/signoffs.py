@@ -21,7 +21,7 @@ from approvals.services.common import (
 )
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
-from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from identity import services as lockout
 from registry import permissions
 from registry import services as registry_services

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from govboard.errors import DomainError, InvalidInput
+from core.errors import DomainError, InvalidInput
 from registry.models import IdempotencyKey
 
 _KEY = re.compile(r"\A[\x21-\x7e]{1,200}\Z")

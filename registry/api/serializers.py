@@ -6,10 +6,10 @@ import io
 import json
 
 from django.contrib.auth import get_user_model
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
-from govboard.ids import IdField
+from core.api.serializers import AwareDateTimeField, StrictSerializer
+from core.ids import IdField
 from registry.choices import DatasetUse, EvidenceKind, FineTuneMethod, ModelKind, RiskRating
 from registry.models import (
     Deployment,
@@ -21,62 +21,6 @@ from registry.models import (
 from registry.validators import SHA256_HEX, validate_label, validate_semver, validate_slug_name
 
 User = get_user_model()
-
-
-class StrictSerializer(serializers.Serializer):
-    """Input taken exactly as sent: unknown fields are an error, not silently ignored (no
-    mass assignment); text fields take JSON strings only (``5`` is not ``"5"``) and keep
-    their whitespace, so a checksum with a trailing space fails its format instead of
-    being quietly trimmed into a valid one."""
-
-    def get_fields(self):
-        fields = super().get_fields()
-        for field in fields.values():
-            for text in (field, getattr(field, "child", None)):
-                if isinstance(text, serializers.CharField):
-                    text.trim_whitespace = False
-        return fields
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            errors = {
-                name: ["This field is not accepted."] for name in set(data) - set(self.fields)
-            }
-            errors.update(_type_errors(self.fields, data))
-            if errors:
-                raise serializers.ValidationError(dict(sorted(errors.items())))
-        return super().to_internal_value(data)
-
-
-def _type_errors(fields: dict, data: dict) -> dict[str, list[str]]:
-    """Text fields given something other than a string (DRF would coerce it)."""
-    errors: dict[str, list[str]] = {}
-    for name, field in fields.items():
-        if name not in data or field.read_only or data[name] is None:
-            continue
-        value = data[name]
-        if isinstance(field, serializers.CharField) and not isinstance(value, str):
-            errors[name] = [f"Must be a string, not {_json_type(value)}."]
-        elif (
-            isinstance(field, serializers.ListField)
-            and isinstance(field.child, serializers.CharField)
-            and isinstance(value, list)
-            and not all(isinstance(item, str) for item in value)
-        ):
-            errors[name] = ["Must be a list of strings."]
-    return errors
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 class UsernameField(serializers.SlugRelatedField):
@@ -259,20 +203,6 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 datetime that must carry its time zone (no guessing what 09:00 meant)."""
-
-    def to_internal_value(self, value):
-        if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError as exc:  # a well-formed but impossible date (Feb 30th)
-                raise serializers.ValidationError("Not a valid date and time.") from exc
-            if parsed is not None and parsed.tzinfo is None:
-                raise serializers.ValidationError("Give the time zone (e.g. Z or +02:00).")
-        return super().to_internal_value(value)
 
 
 class DeploymentWriteSerializer(StrictSerializer):

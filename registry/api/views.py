@@ -15,12 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from govboard.errors import InvalidInput
-from govboard.ids import parse_id
-from govboard.parsers import PayloadTooLarge, StrictJSONParser
+from core.errors import InvalidInput
+from core.ids import parse_id
+from core.parsers import PayloadTooLarge, StrictJSONParser
 from registry import selectors, services
 from registry.api.idempotency import idempotent
-from registry.api.schema import ProblemAutoSchema
 from registry.api.serializers import (
     DatasetLinkSerializer,
     DatasetLinkWriteSerializer,
@@ -41,8 +40,6 @@ from registry.validators import validate_slug_name
 
 class RegisteredModelView(APIView):
     """Read, create or update a registered model's metadata."""
-
-    schema = ProblemAutoSchema()
 
     @extend_schema(responses=RegisteredModelSerializer)
     def get(self, request: Request, team: str, name: str) -> Response:
@@ -81,8 +78,6 @@ VERSION_FILTERS = [
 
 class VersionListCreateView(generics.GenericAPIView):
     """List visible versions (newest first), or register one (idempotent)."""
-
-    schema = ProblemAutoSchema()
 
     serializer_class = VersionSerializer
 
@@ -150,8 +145,6 @@ class VersionListCreateView(generics.GenericAPIView):
 class VersionEvidenceView(APIView):
     """List a version's evidence, or upload one document (multipart or JSON)."""
 
-    schema = ProblemAutoSchema()
-
     parser_classes = [MultiPartParser, StrictJSONParser]
 
     def _version(self, request: Request, pk: int) -> Any:
@@ -209,8 +202,6 @@ class VersionEvidenceView(APIView):
 class DeploymentListCreateView(generics.GenericAPIView):
     """List deployments (filter by environment, customer scope, time window) or record one."""
 
-    schema = ProblemAutoSchema()
-
     serializer_class = DeploymentSerializer
 
     def get_queryset(self):
@@ -254,8 +245,6 @@ class DeploymentListCreateView(generics.GenericAPIView):
 
 class DeploymentEndView(APIView):
     """Close a deployment window."""
-
-    schema = ProblemAutoSchema()
 
     @extend_schema(request=DeploymentEndSerializer, responses=DeploymentSerializer)
     def post(self, request: Request, pk: int) -> Response:
@@ -315,8 +304,6 @@ def _aware_datetime_or_none(value: str | None, name: str) -> str | None:
 
 class VersionDatasetsView(APIView):
     """The datasets a version was trained or evaluated on (with time windows)."""
-
-    schema = ProblemAutoSchema()
 
     def _version(self, request: Request, pk: int) -> Any:
         version = selectors.versions_visible_to(request.user).filter(pk=pk).first()

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from audit.services import record
-from govboard.errors import InvalidInput, NotPermitted
+from core.errors import InvalidInput, NotPermitted
 from registry import permissions
 from registry.models import Team
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
-from govboard.errors import Conflict, InvalidInput, NotPermitted
+from core.errors import Conflict, InvalidInput, NotPermitted
 from registry.choices import TokenScope
 from registry.models import ApiToken, ServiceAccount, Team
 from registry.services.versions import _validation_to_invalid

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from audit.services import record
-from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import DatasetUse, VersionState
 from registry.models import Dataset, DatasetVersion, ModelVersion, VersionDataset

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
-from govboard.errors import IllegalTransition, InvalidInput, NotPermitted
+from core.errors import IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import VersionState
 from registry.models import Deployment, ModelVersion

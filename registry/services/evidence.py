@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from audit.services import record
-from govboard.errors import DomainError, IllegalTransition, InvalidInput, NotPermitted
+from core.errors import DomainError, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import EvidenceKind, VersionState
 from registry.models import Evidence, ModelVersion

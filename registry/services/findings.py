@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import record
-from govboard.errors import InvalidInput, NotPermitted
+from core.errors import InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import FindingStatus, Severity, VexJustification
 from registry.models import FindingTriage, VulnerabilityFinding

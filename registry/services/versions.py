@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from audit.services import actor_label_for, record
-from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions, semver
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from approvals import services
 from approvals.apps import AUDITOR_APP_LABELS, AUDITOR_GROUP
-from govboard.errors import NotPermitted
+from core.errors import NotPermitted
 from registry import permissions
 from registry.choices import ApproverRole
 from tests.approvals.factories import governance_row_counts, request_in_review

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from govboard.errors import NotPermitted
+from core.errors import NotPermitted
 from registry import permissions, services
 from tests.registry.factories import TeamFactory, UserFactory
 

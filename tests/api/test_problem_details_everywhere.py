@@ -14,8 +14,8 @@ def _boom(request):
 
 
 urlpatterns = [*project_urls, path("api/v1/_boom/", _boom)]
-handler404 = "govboard.problems.handler404"
-handler500 = "govboard.problems.handler500"
+handler404 = "core.problems.handler404"
+handler500 = "core.problems.handler500"
 
 pytestmark = pytest.mark.django_db
 

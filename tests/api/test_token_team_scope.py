@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from govboard.errors import InvalidInput
+from core.errors import InvalidInput
 from registry import services
 from registry.choices import TokenScope
 from registry.models import ApiToken

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from approvals import services
 from approvals.choices import ALWAYS_CRITICAL_CHECKS
 from approvals.models import CheckException, CheckResult
-from govboard.errors import DomainError, InvalidInput, NotPermitted
+from core.errors import DomainError, InvalidInput, NotPermitted
 from registry.models import ModelVersion, VulnerabilityFinding
 from tests.approvals.factories import (
     SAMPLES,

@@ -14,7 +14,7 @@ from securesystemslib.signer import CryptoSigner
 from approvals.evidence.provenance import IN_TOTO_PAYLOAD_TYPE
 from approvals.models import CheckResult
 from audit.models import AuditEvent
-from govboard.errors import InvalidInput, NotPermitted
+from core.errors import InvalidInput, NotPermitted
 from registry import services as registry_services
 from registry.models import FindingTriage, VulnerabilityFinding
 from tests.approvals.factories import (

@@ -15,7 +15,7 @@ from django.utils import timezone
 from approvals import services
 from approvals.models import PromotionRequest
 from audit.models import AuditEvent
-from govboard.errors import IllegalTransition
+from core.errors import IllegalTransition
 from registry import services as registry_services
 from registry.models import ModelVersion
 from tests.api.helpers import assert_problem

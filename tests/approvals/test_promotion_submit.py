@@ -10,7 +10,7 @@ from django.db import transaction
 from approvals import services
 from approvals.models import CheckResult, GovernancePolicy, PromotionRequest
 from audit.models import AuditEvent
-from govboard.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import DatasetUse, ModelKind
 from registry.models import ModelVersion

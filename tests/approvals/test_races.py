@@ -37,7 +37,7 @@ from approvals.models import (
     WebhookEndpoint,
 )
 from audit.models import AuditEvent
-from govboard.errors import DomainError
+from core.errors import DomainError
 from registry.models import ModelVersion
 from tests.approvals.factories import ci_user, request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, approver, manager
@@ -143,7 +143,7 @@ def test_con1_concurrent_sign_offs_give_one_sign_off_per_role_and_one_decision(
 
 
 class SweepFailures(logging.Handler):
-    """Counts sweep items that raised (govboard.sweeps logs each with its id)."""
+    """Counts sweep items that raised (core.sweeps logs each with its id)."""
 
     def __init__(self):
         super().__init__(level=logging.ERROR)
@@ -179,7 +179,7 @@ def test_con2_every_lifecycle_verb_and_sweep_at_once_leaves_a_consistent_pair(
     signers = {role: approver(team, role) for role in ("platform", "product")}
     last_signer = approver(team, "security")
     failures = SweepFailures()
-    logging.getLogger("govboard.sweeps").addHandler(failures)
+    logging.getLogger("core.sweeps").addHandler(failures)
     outcomes: Counter = Counter()
     far = timezone.now() + timedelta(days=3650)
     try:
@@ -241,7 +241,7 @@ def test_con2_every_lifecycle_verb_and_sweep_at_once_leaves_a_consistent_pair(
             ).exists()
         assert failures.failures == []
     finally:
-        logging.getLogger("govboard.sweeps").removeHandler(failures)
+        logging.getLogger("core.sweeps").removeHandler(failures)
     print(
         f"CON-2: {max(ROUNDS, 40)} rounds of 7 racing operations; (request, version) outcomes "
         f"{dict(outcomes)}; 0 open requests on deprecated or retired versions; 0 sweep failures"

@@ -10,7 +10,7 @@ from django.test import Client
 from approvals import services
 from approvals.models import PromotionRequest, SignOff
 from audit.models import AuditEvent
-from govboard.errors import Conflict, IllegalTransition, NotPermitted
+from core.errors import Conflict, IllegalTransition, NotPermitted
 from registry import permissions
 from registry.models import ModelVersion
 from tests.approvals.factories import (

@@ -16,7 +16,7 @@ from securesystemslib.signer import SSlibKey
 
 from approvals import services, totp
 from approvals.models import DecisionRecord, SignOff, TotpDevice
-from govboard.errors import Conflict, NotPermitted
+from core.errors import Conflict, NotPermitted
 from tests.approvals.factories import attach, governance_row_counts, request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, UserFactory, approver
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from approvals import selectors, services, sla
 from audit.models import AuditEvent
-from govboard.errors import Conflict, IllegalTransition, NotPermitted
+from core.errors import Conflict, IllegalTransition, NotPermitted
 from registry import permissions
 from tests.approvals.factories import governance_row_counts, request_in_review
 from tests.registry.factories import TeamFactory, UserFactory, approver

@@ -64,7 +64,7 @@ from approvals.models import (
     WebhookEndpoint,
 )
 from audit.models import AuditEvent
-from govboard.errors import Conflict, DomainError, NotPermitted
+from core.errors import Conflict, DomainError, NotPermitted
 from registry import permissions
 from registry import services as registry_services
 from registry.models import (
@@ -229,7 +229,7 @@ def con3_world(db, settings, tmp_path):
     model = RegisteredModelFactory(team=team, name="con3-model")
     errors: list[logging.LogRecord] = []
     handler = _Collect(errors)
-    sweeps_logger = logging.getLogger("govboard.sweeps")
+    sweeps_logger = logging.getLogger("core.sweeps")
     level = sweeps_logger.level
     sweeps_logger.setLevel(logging.WARNING)  # every sweep logs its report at INFO
     sweeps_logger.addHandler(handler)

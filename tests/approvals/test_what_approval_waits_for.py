@@ -12,7 +12,7 @@ from django.utils import timezone
 from approvals import selectors, services
 from approvals.models import CheckException
 from audit.models import AuditEvent
-from govboard.errors import Conflict, IllegalTransition, NotPermitted
+from core.errors import Conflict, IllegalTransition, NotPermitted
 from tests.approvals.factories import attach, board_policy, eval_package, governance_row_counts
 from tests.approvals.test_checks_and_overrides import (
     BOARD,

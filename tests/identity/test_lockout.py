@@ -19,7 +19,7 @@ from approvals import services as approval_services
 from approvals import totp
 from approvals.models import SignOff, TotpDevice
 from audit.models import AuditEvent
-from govboard.errors import NotPermitted
+from core.errors import NotPermitted
 from identity import services
 from identity.addresses import address_key, client_address
 from identity.apps import check_lockout_settings

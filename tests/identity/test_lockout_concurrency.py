@@ -16,7 +16,7 @@ from django.test import Client
 from approvals import services as approval_services
 from approvals.models import SignOff
 from audit.models import AuditEvent
-from govboard.errors import NotPermitted
+from core.errors import NotPermitted
 from identity import services
 from identity.models import LockoutScope, LoginLockout
 from tests.approvals.factories import request_in_review

@@ -151,7 +151,7 @@ def test_a_token_that_cannot_be_issued_leaves_no_service_account_behind(admin, t
 
 
 def test_the_service_refuses_a_past_expiry_unless_asked_for_an_expired_token(admin, team):
-    from govboard.errors import InvalidInput
+    from core.errors import InvalidInput
     from registry import services
 
     account = services.service_account_create(actor=admin, name="ci-x", teams=[team])

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from approvals import services
 from audit.models import AuditEvent
-from govboard.errors import Conflict
+from core.errors import Conflict
 from registry import services as registry_services
 from registry.models import Deployment
 from tests.approvals.factories import ci_user, request_in_review

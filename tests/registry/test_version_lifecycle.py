@@ -12,7 +12,7 @@ from django.utils import timezone
 from approvals import services as approvals_services
 from approvals import tasks as approval_tasks
 from audit.models import AuditEvent
-from govboard.errors import IllegalTransition, InvalidInput, NotPermitted
+from core.errors import IllegalTransition, InvalidInput, NotPermitted
 from registry import services
 from registry.models import ModelVersion
 from tests.approvals.factories import governance_row_counts

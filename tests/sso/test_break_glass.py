@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from govboard.errors import InvalidInput, NotPermitted
+from core.errors import InvalidInput, NotPermitted
 from sso import services
 from sso.models import BreakGlassAccount, SsoIdentity
 from tests.registry.factories import PASSWORD, UserFactory

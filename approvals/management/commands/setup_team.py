@@ -34,7 +34,7 @@ from approvals import services as approvals_services
 from approvals.apps import BOARD_GROUP, MANAGER_GROUP, ROLE_GROUPS, permissions_named
 from approvals.models import GovernancePolicy
 from audit.services import record
-from govboard.errors import DomainError
+from core.errors import DomainError
 from registry import permissions
 from registry import services as registry_services
 from registry.choices import ApproverRole, TokenScope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from govboard.errors import DomainError
+from core.errors import DomainError
 from identity import services
 from identity.models import LockoutScope
 

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from govboard.errors import DomainError
+from core.errors import DomainError
 from registry import services
 from registry.choices import TokenScope
 from registry.models import Team

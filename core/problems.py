@@ -17,8 +17,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from govboard.errors import DomainError
-from govboard.parsers import PayloadTooLarge
+from core.errors import DomainError
+from core.parsers import PayloadTooLarge
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://govboard.invalid/problems/"

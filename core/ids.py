@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from govboard.errors import InvalidInput
+from core.errors import InvalidInput
 
 MAX_ID = 2**63 - 1
 

@@ -25,7 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from govboard.errors import DomainError
+from core.errors import DomainError
 
 
 @dataclass(frozen=True)
