@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models, transaction
 
 from audit.models import AuditEvent
+from audit.verbs import AuditVerb
 
 
 def actor_label_for(user: Any, *, via: str | None = None) -> str:
@@ -28,10 +29,13 @@ def record(
     team_id: int | None = None,
     actor_label: str | None = None,
 ) -> AuditEvent:
-    """Append one event. Must run inside the transaction of the change it describes."""
+    """Append one event. Must run inside the transaction of the change it describes, and
+    name its verb from ``audit.verbs.AuditVerb`` (one list; webhooks and reports read it)."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record() must be called inside the transaction of the change.")
+    if not isinstance(verb, AuditVerb):
+        raise TypeError(f"audit.record() takes an AuditVerb, not {verb!r}.")
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor_label or actor_label_for(actor),

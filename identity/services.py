@@ -29,6 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, InvalidInput, NotPermitted
 from identity.addresses import address_key
 from identity.models import UNLOCK_PERMISSION, LockoutScope, LoginLockout
@@ -44,10 +45,10 @@ LOCKOUT_MESSAGE = (
 
 #: Audit verbs (past tense). A failed admin login and a failed sign-off re-authentication
 #: count against the same account.
-LOGIN_FAILED = "auth.login_failed"
-REAUTHENTICATION_FAILED = "auth.reauthentication_failed"
-LOCKED_OUT = "auth.locked_out"
-UNLOCKED = "auth.unlocked"
+LOGIN_FAILED = AuditVerb.AUTH_LOGIN_FAILED
+REAUTHENTICATION_FAILED = AuditVerb.AUTH_REAUTHENTICATION_FAILED
+LOCKED_OUT = AuditVerb.AUTH_LOCKED_OUT
+UNLOCKED = AuditVerb.AUTH_UNLOCKED
 
 #: Where a secret was checked (recorded in the events).
 VIA_ADMIN_LOGIN = "admin-login"

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from approvals.apps import BOARD_GROUP, MANAGER_GROUP
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import InvalidInput, NotPermitted
 from registry import permissions
 from registry import services as registry_services
@@ -129,7 +130,7 @@ def sso_login(*, issuer: str, claims: dict[str, Any], groups_claim: str) -> Any:
     changes = _sync_roles(user, groups)
     record(
         actor=user,
-        verb="auth.sso_login",
+        verb=AuditVerb.AUTH_SSO_LOGIN,
         target=identity,
         data={
             "user": user.get_username(),
@@ -228,7 +229,7 @@ def _record_role_change(
     record(
         actor=None,
         actor_label=SYSTEM_ACTOR_LABEL,
-        verb="sso.role_granted" if granted else "sso.role_revoked",
+        verb=AuditVerb.SSO_ROLE_GRANTED if granted else AuditVerb.SSO_ROLE_REVOKED,
         target=team,
         team_id=team.pk,
         data={
@@ -303,7 +304,7 @@ def group_role_mapping_save(*, actor: Any, mapping: GroupRoleMapping) -> GroupRo
     after = _mapping_data(mapping)
     record(
         actor=actor,
-        verb="sso.mapping_created" if before is None else "sso.mapping_changed",
+        verb=AuditVerb.SSO_MAPPING_CREATED if before is None else AuditVerb.SSO_MAPPING_CHANGED,
         target=mapping,
         team_id=mapping.team_id,
         data={"before": before, "after": after},
@@ -322,7 +323,7 @@ def group_role_mapping_delete(*, actor: Any, mapping: GroupRoleMapping) -> None:
     data = _mapping_data(locked)
     record(
         actor=actor,
-        verb="sso.mapping_deleted",
+        verb=AuditVerb.SSO_MAPPING_DELETED,
         target=locked,
         team_id=locked.team_id,
         data={"before": data, "after": None},
@@ -349,7 +350,7 @@ def break_glass_mark(*, actor: Any, user: Any, reason: str) -> BreakGlassAccount
     account = BreakGlassAccount.objects.create(user=user, reason=reason, marked_by=actor)
     record(
         actor=actor,
-        verb="sso.break_glass_marked",
+        verb=AuditVerb.SSO_BREAK_GLASS_MARKED,
         target=account,
         data={"user": user.get_username(), "reason": reason},
     )
@@ -363,7 +364,7 @@ def break_glass_unmark(*, actor: Any, account: BreakGlassAccount) -> None:
     locked = BreakGlassAccount.objects.select_for_update().select_related("user").get(pk=account.pk)
     record(
         actor=actor,
-        verb="sso.break_glass_unmarked",
+        verb=AuditVerb.SSO_BREAK_GLASS_UNMARKED,
         target=locked,
         data={"user": locked.user.get_username(), "reason": locked.reason},
     )
@@ -380,7 +381,7 @@ def break_glass_login_record(*, user: Any, request: Any, sso_on: bool) -> None:
     account = BreakGlassAccount.objects.get(user=user)
     record(
         actor=user,
-        verb="auth.break_glass_login",
+        verb=AuditVerb.AUTH_BREAK_GLASS_LOGIN,
         target=account,
         data={
             "user": user.get_username(),
@@ -396,7 +397,7 @@ def password_login_refused_record(*, user: Any, request: Any) -> None:
     """Audit a correct password of an account that may not use it while SSO is on."""
     record(
         actor=user,
-        verb="auth.password_login_refused",
+        verb=AuditVerb.AUTH_PASSWORD_LOGIN_REFUSED,
         target=user,
         data={
             "user": user.get_username(),
@@ -412,7 +413,7 @@ def idp_reauthentication_record(*, user: Any, identity: SsoIdentity, auth_time: 
     """Audit a verified, fresh re-authentication at the identity provider."""
     record(
         actor=user,
-        verb="auth.sso_reauthenticated",
+        verb=AuditVerb.AUTH_SSO_REAUTHENTICATED,
         target=identity,
         data={
             "user": user.get_username(),

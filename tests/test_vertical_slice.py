@@ -185,11 +185,11 @@ def test_ci_registration_through_board_sign_off_approves_the_version_with_a_full
         *["evidence.attached"] * 5,
         "promotion.submitted",
         "promotion.checked",
-        "version.mark_candidate",
+        "version.marked_candidate",
         "promotion.signed",
         "promotion.signed",
         "promotion.signed",
         "promotion.approved",
-        "version.approve",
+        "version.approved",
     ]
     assert owner.pk and backup.pk

@@ -8,8 +8,15 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from approvals.choices import DeliveryState
+from audit.verbs import AuditVerb
 
-WEBHOOK_VERBS = ("promotion.approved", "promotion.rejected", "version.deprecate")
+# The events webhooks announce. Endpoints that still list an old spelling (such as
+# "version.deprecate") are matched through AuditVerb.of.
+WEBHOOK_VERBS = (
+    AuditVerb.PROMOTION_APPROVED,
+    AuditVerb.PROMOTION_REJECTED,
+    AuditVerb.VERSION_DEPRECATED,
+)
 
 
 class WebhookEndpoint(models.Model):

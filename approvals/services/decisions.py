@@ -19,6 +19,7 @@ from approvals.models import DecisionRecord, PromotionRequest
 from approvals.services.common import Assessment, artifact_name, assess, transition_request
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict
 from registry import services as registry_services
 
@@ -116,7 +117,7 @@ def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
     version = request.version
     event = record(
         actor=actor,
-        verb="promotion.approved",
+        verb=AuditVerb.PROMOTION_APPROVED,
         target=request,
         team_id=version.registered_model.team_id,
         data={

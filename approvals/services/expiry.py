@@ -10,6 +10,7 @@ from django.utils import timezone
 from approvals.choices import RequestState
 from approvals.models import PromotionRequest
 from approvals.services.requests import close_request
+from audit.verbs import AuditVerb
 from core.sweeps import sweep
 
 
@@ -42,7 +43,7 @@ def promotion_requests_expire(
             via=via,
             request=locked,
             transition="expire",
-            verb="promotion.expired",
+            verb=AuditVerb.PROMOTION_EXPIRED,
             reasons=[
                 f"expired: not decided within {grace} days after it was due "
                 f"({locked.due_at:%Y-%m-%d})"

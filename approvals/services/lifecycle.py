@@ -24,6 +24,7 @@ from approvals.choices import OPEN_REQUEST_STATES
 from approvals.models import PromotionRequest
 from approvals.services.requests import close_request
 from approvals.services.webhooks import webhooks_enqueue
+from audit.verbs import AuditVerb
 from core.errors import Conflict
 from core.sweeps import sweep
 from registry import services as registry_services
@@ -48,7 +49,7 @@ def _withdraw_for(actor: Any, requests: list[PromotionRequest], why: str, via: s
             via=via,
             request=request,
             transition="withdraw",
-            verb="promotion.withdrawn",
+            verb=AuditVerb.PROMOTION_WITHDRAWN,
             reasons=[f"withdrawn: {why}"],
             draft_reason=None,
             extra={"reason": why},

@@ -19,6 +19,7 @@ from approvals.services.common import (
 )
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry import services as registry_services
@@ -132,7 +133,7 @@ def check_override(
         )
     record(
         actor=actor,
-        verb="promotion.exception_granted",
+        verb=AuditVerb.PROMOTION_EXCEPTION_GRANTED,
         target=locked,
         team_id=locked.version.registered_model.team_id,
         data={

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from approvals.models import GovernancePolicy
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, InvalidInput, NotPermitted
 from registry.models import ModelVersion
 
@@ -85,7 +86,7 @@ def policy_publish(
     locked.save()
     record(
         actor=actor,
-        verb="policy.published",
+        verb=AuditVerb.POLICY_PUBLISHED,
         target=locked,
         data={"before": before, "after": locked.snapshot()},
     )
@@ -107,5 +108,7 @@ def policy_create(*, actor: Any, policy: GovernancePolicy) -> GovernancePolicy:
     except ValidationError as exc:
         raise InvalidInput("The policy is invalid.", errors=exc.message_dict) from exc
     policy.save()
-    record(actor=actor, verb="policy.created", target=policy, data={"after": policy.snapshot()})
+    record(
+        actor=actor, verb=AuditVerb.POLICY_CREATED, target=policy, data={"after": policy.snapshot()}
+    )
     return policy

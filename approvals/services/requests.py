@@ -27,6 +27,7 @@ from approvals.services.common import (
 from approvals.services.policies import policy_for_version
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import actor_label_for, record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry import services as registry_services
@@ -100,7 +101,7 @@ def promotion_request_submit(
         raise Conflict("This version already has an open promotion request.") from exc
     record(
         actor=actor,
-        verb="promotion.submitted",
+        verb=AuditVerb.PROMOTION_SUBMITTED,
         target=request,
         team_id=team.pk,
         data={
@@ -208,7 +209,7 @@ def _run_checks(*, actor: Any, request: PromotionRequest, via: str | None) -> Pr
     record(
         actor=actor,
         actor_label=actor_label_for(actor, via=via),
-        verb="promotion.checked",
+        verb=AuditVerb.PROMOTION_CHECKED,
         target=request,
         team_id=version.registered_model.team_id,
         data={
@@ -299,7 +300,7 @@ def promotion_request_recheck(*, actor: Any, request: PromotionRequest | int) ->
         locked.save()
     record(
         actor=actor,
-        verb="promotion.recheck_requested",
+        verb=AuditVerb.PROMOTION_RECHECK_REQUESTED,
         target=locked,
         team_id=locked.version.registered_model.team_id,
         data={"before": {"state": before}, "after": {"state": locked.state}},
@@ -361,7 +362,7 @@ def promotion_request_withdraw(*, actor: Any, request: PromotionRequest | int) -
         actor=actor,
         request=locked,
         transition="withdraw",
-        verb="promotion.withdrawn",
+        verb=AuditVerb.PROMOTION_WITHDRAWN,
         reasons=locked.reasons,
         draft_reason="promotion request withdrawn",
     )
@@ -387,7 +388,7 @@ def promotion_request_reject(
         actor=actor,
         request=locked,
         transition="reject",
-        verb="promotion.rejected",
+        verb=AuditVerb.PROMOTION_REJECTED,
         reasons=[f"rejected: {reason}"],
         draft_reason=f"rejected: {reason}",
         extra={"reason": reason},
@@ -409,7 +410,7 @@ def promotion_request_request_changes(
         actor=actor,
         request=locked,
         transition="request_changes",
-        verb="promotion.changes_requested",
+        verb=AuditVerb.PROMOTION_CHANGES_REQUESTED,
         reasons=reasons,
         draft_reason="changes requested: " + "; ".join(reasons),
         extra={"reasons": reasons},
@@ -438,7 +439,7 @@ def promotion_request_expedite(
     locked.save()
     record(
         actor=actor,
-        verb="promotion.expedited",
+        verb=AuditVerb.PROMOTION_EXPEDITED,
         target=locked,
         team_id=locked.version.registered_model.team_id,
         data={

@@ -21,6 +21,7 @@ from approvals.services.common import (
 )
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from identity import services as lockout
 from registry import permissions
@@ -194,7 +195,7 @@ def _signoff_record(
         raise Conflict("You have already signed this request.") from exc
     record(
         actor=actor,
-        verb="promotion.signed",
+        verb=AuditVerb.PROMOTION_SIGNED,
         target=locked,
         team_id=team.pk,
         data={
@@ -227,7 +228,7 @@ def totp_device_enrol(*, actor: Any) -> tuple[TotpDevice, str]:
     device.confirmed = False
     device.last_used_step = 0
     device.save()
-    record(actor=actor, verb="totp.enrolment_started", target=device)
+    record(actor=actor, verb=AuditVerb.TOTP_ENROLMENT_STARTED, target=device)
     return device, totp.provisioning_uri(device.secret, account=actor.get_username())
 
 
@@ -243,5 +244,5 @@ def totp_device_confirm(*, actor: Any, code: str) -> TotpDevice:
     device.confirmed = True
     device.last_used_step = step
     device.save()
-    record(actor=actor, verb="totp.confirmed", target=device)
+    record(actor=actor, verb=AuditVerb.TOTP_CONFIRMED, target=device)
     return device

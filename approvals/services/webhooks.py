@@ -27,6 +27,7 @@ from django.utils import timezone
 from approvals.choices import DeliveryState
 from approvals.models import WEBHOOK_VERBS, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from audit.models import AuditEvent
+from audit.verbs import AuditVerb
 from registry.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def webhooks_enqueue(*, event: AuditEvent, version: ModelVersion) -> list[Webhoo
     deliveries = [
         WebhookDelivery(endpoint=endpoint, event_id=event.pk, verb=event.verb, payload=payload)
         for endpoint in WebhookEndpoint.objects.filter(is_active=True)
-        if (not endpoint.events or event.verb in endpoint.events)
+        if (not endpoint.events or event.verb in {AuditVerb.of(v) for v in endpoint.events})
         and (not endpoint.team_slugs or team in endpoint.team_slugs)
     ]
     # Deliveries are outbox rows without history; the unique (endpoint, event) constraint

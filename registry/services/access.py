@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import InvalidInput, NotPermitted
 from registry import permissions
 from registry.models import Team
@@ -31,7 +32,7 @@ def team_role_grant(*, actor: Any, user: Any, permission: str, team: Team) -> bo
     permissions.grant_team_permission(user, permission, team)
     record(
         actor=actor,
-        verb="team.role_granted",
+        verb=AuditVerb.TEAM_ROLE_GRANTED,
         target=team,
         team_id=team.pk,
         data={"user": user.get_username(), "permission": permission},
@@ -48,7 +49,7 @@ def team_role_revoke(*, actor: Any, user: Any, permission: str, team: Team) -> b
     permissions.revoke_team_permission(user, permission, team)
     record(
         actor=actor,
-        verb="team.role_revoked",
+        verb=AuditVerb.TEAM_ROLE_REVOKED,
         target=team,
         team_id=team.pk,
         data={"user": user.get_username(), "permission": permission},

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, InvalidInput, NotPermitted
 from registry.choices import TokenScope
 from registry.models import ApiToken, ServiceAccount, Team
@@ -48,7 +49,7 @@ def service_account_create(
     account.teams.set(teams)
     record(
         actor=actor,
-        verb="service_account.created",
+        verb=AuditVerb.SERVICE_ACCOUNT_CREATED,
         target=account,
         data={"teams": sorted(team.slug for team in teams)},
     )
@@ -99,7 +100,7 @@ def api_token_issue(
     )
     record(
         actor=actor,
-        verb="token.issued",
+        verb=AuditVerb.TOKEN_ISSUED,
         target=token,
         data={
             "service_account": service_account.name,
@@ -123,5 +124,7 @@ def api_token_revoke(*, actor: Any, token: ApiToken | int) -> ApiToken:
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
-        record(actor=actor, verb="token.revoked", target=locked, data={"prefix": locked.prefix})
+        record(
+            actor=actor, verb=AuditVerb.TOKEN_REVOKED, target=locked, data={"prefix": locked.prefix}
+        )
     return locked

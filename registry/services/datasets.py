@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import DatasetUse, VersionState
@@ -92,7 +93,7 @@ def version_dataset_link(
     link = VersionDataset.objects.create(model_version=locked, dataset_version=snapshot, use=use)
     record(
         actor=actor,
-        verb="version.dataset_linked",
+        verb=AuditVerb.VERSION_DATASET_LINKED,
         target=locked,
         team_id=team.pk,
         data={

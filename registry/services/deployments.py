@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import VersionState
@@ -62,7 +63,7 @@ def deployment_record(
     deployment.save()
     record(
         actor=actor,
-        verb="deployment.recorded",
+        verb=AuditVerb.DEPLOYMENT_RECORDED,
         target=deployment,
         team_id=team.pk,
         data={
@@ -98,7 +99,7 @@ def deployment_end(*, actor: Any, deployment: Deployment | int, ended_at: dateti
     locked.save(update_fields=["ended_at"])
     record(
         actor=actor,
-        verb="deployment.ended",
+        verb=AuditVerb.DEPLOYMENT_ENDED,
         target=locked,
         team_id=team.pk,
         data={"before": {"ended_at": None}, "after": {"ended_at": ended_at.isoformat()}},

@@ -13,6 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import DomainError, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import EvidenceKind, VersionState
@@ -101,7 +102,7 @@ def evidence_attach(
         )
         record(
             actor=actor,
-            verb="evidence.attached",
+            verb=AuditVerb.EVIDENCE_ATTACHED,
             target=evidence,
             team_id=team.pk,
             data={

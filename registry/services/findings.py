@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import InvalidInput, NotPermitted
 from registry import permissions
 from registry.choices import FindingStatus, Severity, VexJustification
@@ -66,7 +67,7 @@ def finding_triage(
     triage.save()
     record(
         actor=actor,
-        verb="finding.triaged",
+        verb=AuditVerb.FINDING_TRIAGED,
         target=triage,
         team_id=team.pk,
         data={

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from audit.services import actor_label_for, record
+from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions, semver
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
@@ -106,7 +107,7 @@ def registered_model_upsert(
     if existing is None or before != after:
         record(
             actor=actor,
-            verb="model.registered" if existing is None else "model.updated",
+            verb=AuditVerb.MODEL_REGISTERED if existing is None else AuditVerb.MODEL_UPDATED,
             target=model,
             team_id=team.pk,
             data={"kind": kind, "before": before, "after": after},
@@ -181,7 +182,7 @@ def version_register(
         return _existing_registration(existing, version=version, checksum=checksum), False
     record(
         actor=actor,
-        verb="version.registered",
+        verb=AuditVerb.VERSION_REGISTERED,
         target=candidate,
         team_id=registered_model.team_id,
         data={"after": _version_snapshot(candidate)},
@@ -214,6 +215,16 @@ def lock_version(version: ModelVersion | int) -> ModelVersion:
     )
 
 
+# Every version transition and the past-tense verb its audit event carries.
+TRANSITION_VERBS: dict[str, AuditVerb] = {
+    "mark_candidate": AuditVerb.VERSION_MARKED_CANDIDATE,
+    "return_to_draft": AuditVerb.VERSION_RETURNED_TO_DRAFT,
+    "approve": AuditVerb.VERSION_APPROVED,
+    "deprecate": AuditVerb.VERSION_DEPRECATED,
+    "retire": AuditVerb.VERSION_RETIRED,
+}
+
+
 def _transition_version(
     *,
     actor: Any,
@@ -240,7 +251,7 @@ def _transition_version(
     locked.transition_event = record(
         actor=actor,
         actor_label=actor_label_for(actor, via=via),
-        verb=f"version.{transition}",
+        verb=TRANSITION_VERBS[transition],
         target=locked,
         team_id=locked.registered_model.team_id,
         data={"before": {"state": before}, "after": {"state": locked.state}, "reason": reason}
@@ -384,7 +395,7 @@ def _end_for_retirement(
     deployment.save(update_fields=["ended_at"])
     record(
         actor=actor,
-        verb="deployment.ended",
+        verb=AuditVerb.DEPLOYMENT_ENDED,
         target=deployment,
         team_id=version.registered_model.team_id,
         data={

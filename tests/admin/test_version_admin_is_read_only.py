@@ -58,5 +58,5 @@ def test_a_manager_deprecates_a_version_with_the_admin_button_through_the_servic
     assert response.status_code == 302
     version.refresh_from_db()
     assert version.state == "deprecated"
-    event = AuditEvent.objects.get(verb="version.deprecate")
+    event = AuditEvent.objects.get(verb="version.deprecated")
     assert event.data["reason"] == "superseded"

@@ -81,7 +81,7 @@ def test_a_version_passing_the_baseline_checks_enters_review_and_becomes_candida
     assert list(AuditEvent.objects.order_by("id").values_list("verb", flat=True))[-3:] == [
         "promotion.submitted",
         "promotion.checked",
-        "version.mark_candidate",
+        "version.marked_candidate",
     ]
 
 
@@ -143,7 +143,7 @@ def test_each_missing_metadata_field_sends_the_request_back_with_a_readable_reas
     assert checks_of(request) == {"metadata_complete": False, "rollback_target": True}
     failed = CheckResult.objects.get(request=request, check_name="metadata_complete")
     assert failed.observed["missing"] == [missing]
-    assert not AuditEvent.objects.filter(verb="version.mark_candidate").exists()
+    assert not AuditEvent.objects.filter(verb="version.marked_candidate").exists()
 
 
 def test_an_adapter_without_a_base_model_names_both_gaps(team, ci):

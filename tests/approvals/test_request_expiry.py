@@ -35,7 +35,7 @@ def test_a_request_undecided_past_its_grace_expires_and_its_version_returns_to_d
     assert request.version.state == "draft"
     event = AuditEvent.objects.get(verb="promotion.expired")
     assert (event.actor, event.actor_label) == (None, "system:test")
-    assert AuditEvent.objects.filter(verb="version.return_to_draft").count() == 1
+    assert AuditEvent.objects.filter(verb="version.returned_to_draft").count() == 1
 
 
 def test_a_request_within_its_grace_or_already_signed_is_left_alone(settings):

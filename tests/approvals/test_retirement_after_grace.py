@@ -48,7 +48,7 @@ def test_a_deprecated_version_is_retired_only_after_its_policy_grace(settings):
     assert (early, late) == (0, 1)
     version.refresh_from_db()
     assert version.state == "retired"
-    event = AuditEvent.objects.get(verb="version.retire")
+    event = AuditEvent.objects.get(verb="version.retired")
     assert (event.actor, event.actor_label) == (None, "system:test")
     assert "30 days" in event.data["reason"]
     assert (

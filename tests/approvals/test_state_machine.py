@@ -74,6 +74,7 @@ from registry.models import (
     VersionDataset,
     VulnerabilityFinding,
 )
+from registry.services.versions import TRANSITION_VERBS
 from tests.approvals.factories import (
     SAMPLES,
     board_policy,
@@ -799,7 +800,7 @@ class GovernanceMachine(RuleBasedStateMachine):
 
     def _check_version_history(self, versions, events) -> None:
         by_version = self._events_for(events, "registry.modelversion")
-        declared = {(f"version.{n}", s, t) for n, s, t in VERSION_TRANSITIONS}
+        declared = {(TRANSITION_VERBS[n], s, t) for n, s, t in VERSION_TRANSITIONS}
         for pk, state in versions.items():
             before = self.seen_versions.get(pk)
             if before == "retired":
@@ -812,7 +813,7 @@ class GovernanceMachine(RuleBasedStateMachine):
                     assert current == "draft", event.data
                     continue
                 b, a = _state_of(event.data, "before"), _state_of(event.data, "after")
-                if event.verb.split(".", 1)[1] in {n for n, _, _ in VERSION_TRANSITIONS}:
+                if event.verb in set(TRANSITION_VERBS.values()):
                     assert (event.verb, b, a) in declared, f"undeclared {event}: {b} → {a}"
                     assert b == current, f"{event} starts from {b}, the version was {current}"
                     current = a

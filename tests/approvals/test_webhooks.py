@@ -172,7 +172,7 @@ def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
     ids = services.webhooks_dispatch()
 
     # Then a version.deprecate delivery exists and is delivered with a valid HMAC
-    delivery = WebhookDelivery.objects.get(verb="version.deprecate")
+    delivery = WebhookDelivery.objects.get(verb="version.deprecated")
     assert delivery.pk in ids
     Receiver.fail_first = 0
     try:
@@ -184,4 +184,4 @@ def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
     _headers, signature, body = Receiver.received[-1]
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(signature, expected)
-    assert json.loads(body)["event"] == "version.deprecate"
+    assert json.loads(body)["event"] == "version.deprecated"

@@ -12,6 +12,7 @@ from approvals.models import CheckResult, SignOff
 from audit.immutability import append_only_tables, protected_tables
 from audit.models import AuditEvent
 from audit.services import record
+from audit.verbs import AuditVerb
 from registry.models import ModelVersion
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, approver
@@ -166,7 +167,7 @@ def test_appending_stays_possible(signed):
     # Given the protected tables / When a new event is appended through the audit API
     count = AuditEvent.objects.count()
     with transaction.atomic():
-        record(actor=None, verb="test.appended", target=signed)
+        record(actor=None, verb=AuditVerb.PROMOTION_SIGNED, target=signed)
 
     # Then it is stored
     assert AuditEvent.objects.count() == count + 1

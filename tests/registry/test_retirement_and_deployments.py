@@ -90,7 +90,7 @@ def test_break_glass_retirement_ends_every_serving_deployment_in_the_same_transa
     ended = AuditEvent.objects.filter(verb="deployment.ended").order_by("id")
     assert [e.actor for e in ended] == [boss, boss]
     assert all("critical CVE" in e.data["reason"] for e in ended)
-    retired = AuditEvent.objects.get(verb="version.retire")
+    retired = AuditEvent.objects.get(verb="version.retired")
     assert sorted(retired.data["ended_deployments"]) == sorted(
         Deployment.objects.values_list("id", flat=True)
     )

@@ -68,7 +68,7 @@ def test_a_manager_deprecates_a_version_with_one_audit_event(team, governance_ma
     assert result.state == "deprecated"
     assert state_of(version) == "deprecated"
     [event] = events_for(version)
-    assert event.verb == "version.deprecate"
+    assert event.verb == "version.deprecated"
     assert event.actor == governance_manager
     assert event.actor_label == "user:maria"
     assert event.team_id == team.pk
@@ -89,7 +89,7 @@ def test_a_manager_retires_a_deprecated_version_with_one_audit_event(team, gover
     # Then it is retired, with exactly one event
     assert state_of(version) == "retired"
     [event] = events_for(version)
-    assert event.verb == "version.retire"
+    assert event.verb == "version.retired"
     assert event.data == {
         "before": {"state": "deprecated"},
         "after": {"state": "retired"},
@@ -255,7 +255,7 @@ def test_the_sweep_deprecates_only_expired_approved_versions(sweep_fixture):
     assert state_of(sweep_fixture["draft"]) == "draft"
     for version in expired:
         [event] = events_for(version)
-        assert event.verb == "version.deprecate"
+        assert event.verb == "version.deprecated"
         assert event.actor is None
         assert event.actor_label == "system:test"
         assert event.data == {
@@ -276,7 +276,7 @@ def test_running_the_sweep_twice_changes_each_version_once(sweep_fixture):
     # Then nothing more changes and no duplicate events appear
     assert changed == 0
     assert governance_row_counts() == before
-    assert AuditEvent.objects.filter(verb="version.deprecate").count() == 2
+    assert AuditEvent.objects.filter(verb="version.deprecated").count() == 2
 
 
 def test_the_sweep_works_through_several_chunks(team):
@@ -290,7 +290,7 @@ def test_the_sweep_works_through_several_chunks(team):
     # Then every one is deprecated once
     assert changed == 5
     assert {state_of(version) for version in versions} == {"deprecated"}
-    assert AuditEvent.objects.filter(verb="version.deprecate").count() == 5
+    assert AuditEvent.objects.filter(verb="version.deprecated").count() == 5
 
 
 def test_the_celery_task_runs_the_sweep_and_names_itself_in_the_audit_trail(sweep_fixture):
@@ -308,4 +308,4 @@ def test_the_celery_task_runs_the_sweep_and_names_itself_in_the_audit_trail(swee
 
     # And running it again is a no-op
     assert approval_tasks.expire_approvals.apply().get() == 0
-    assert AuditEvent.objects.filter(verb="version.deprecate").count() == 2
+    assert AuditEvent.objects.filter(verb="version.deprecated").count() == 2

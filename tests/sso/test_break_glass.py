@@ -67,7 +67,7 @@ def test_a_break_glass_account_signs_in_with_its_password_and_is_audited(sso_on)
     # Then it is signed in, and the sign-in is an audit event
     assert _signed_in(client)
     assert client.get("/admin/").status_code == 200
-    login = AuditEvent.objects.get(verb="auth.break_glass_login")
+    login = AuditEvent.objects.get(verb="auth.break_glass_signed_in")
     assert (login.actor, login.object_id, login.data) == (
         keeper,
         str(account.pk),
@@ -88,7 +88,7 @@ def test_without_sso_ordinary_password_logins_work_and_break_glass_ones_are_stil
     assert _signed_in(ordinary) and _signed_in(glass)
     assert list(
         AuditEvent.objects.filter(verb__startswith="auth.").values_list("verb", flat=True)
-    ) == ["auth.break_glass_login"]
+    ) == ["auth.break_glass_signed_in"]
 
 
 def test_an_sso_user_cannot_be_marked_break_glass_and_only_administrators_mark():

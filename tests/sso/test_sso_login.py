@@ -97,7 +97,7 @@ def test_login_through_the_provider_maps_groups_to_audited_team_roles(
             "member of IdP group 'gov-security', which is mapped to this role",
         ),
     ]
-    login = AuditEvent.objects.get(verb="auth.sso_login")
+    login = AuditEvent.objects.get(verb="auth.sso_signed_in")
     assert (login.actor, login.data["user_created"], login.data["groups"]) == (
         user,
         True,

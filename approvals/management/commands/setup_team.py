@@ -34,6 +34,7 @@ from approvals import services as approvals_services
 from approvals.apps import BOARD_GROUP, MANAGER_GROUP, ROLE_GROUPS, permissions_named
 from approvals.models import GovernancePolicy
 from audit.services import record
+from audit.verbs import AuditVerb
 from core.errors import DomainError
 from registry import permissions
 from registry import services as registry_services
@@ -272,7 +273,7 @@ def _team_upsert(actor: Any, *, slug: str, name: str | None, report: list[str]) 
         problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         raise CommandError(f"The team is invalid: {problems}") from exc
     team.save()
-    verb = "team.created" if before is None else "team.renamed"
+    verb = AuditVerb.TEAM_CREATED if before is None else AuditVerb.TEAM_RENAMED
     record(
         actor=actor,
         verb=verb,
@@ -301,7 +302,7 @@ def _users(actor: Any, usernames: list[str], *, create: bool, report: list[str])
             raise CommandError(f"User {username!r} is invalid: {exc.messages[0]}") from exc
         user.set_password(password)
         user.save()
-        record(actor=actor, verb="user.created", target=user, data={"username": username})
+        record(actor=actor, verb=AuditVerb.USER_CREATED, target=user, data={"username": username})
         existing[username] = user
         report.append(f"User {username} created. Password (shown once): {password}")
     return existing
@@ -317,7 +318,7 @@ def _role_groups(actor: Any, report: list[str]) -> dict[str, Group]:
         group.permissions.set(granted)
         record(
             actor=actor,
-            verb="group.created",
+            verb=AuditVerb.GROUP_CREATED,
             target=group,
             data={
                 "name": name,
@@ -340,7 +341,7 @@ def _join_group(actor: Any, user: Any, group: Group, report: list[str]) -> None:
     user.groups.add(group)
     record(
         actor=actor,
-        verb="user.group_added",
+        verb=AuditVerb.USER_GROUP_ADDED,
         target=user,
         data={"username": user.username, "group": group.name},
     )
