@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from approvals import selectors, services, signing
+from approvals.assessment import latest_run_results
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
-from approvals.services.common import latest_run_results
 from core.api.serializers import StrictSerializer
 from core.errors import DomainError, InvalidInput
 from core.ids import IdField, parse_id

@@ -9,6 +9,7 @@ from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, W
 from django.utils import timezone
 
 from approvals import sla
+from approvals.assessment import assess, current_digests
 from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestState
 from approvals.models import (
     CheckException,
@@ -17,7 +18,6 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
 )
-from approvals.services.common import assess, current_digests
 from registry import permissions
 from registry.choices import ApproverRole
 

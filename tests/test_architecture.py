@@ -2,6 +2,8 @@
 
 - ``core`` (the kernel) imports no app.
 - ``registry`` never imports ``approvals`` (dependencies point one way).
+- Reads never depend on writes: ``selectors`` and ``assessment`` modules import no
+  ``services``.
 - ``govboard_cli`` imports nothing of the server (its own tests run it with nothing
   installed; here the rule is stated with the others).
 - Outside ``*/services/`` (and migrations), nothing writes history-tracked models with
@@ -48,7 +50,8 @@ def imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
+            # "from approvals import services" imports approvals.services
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
     return found
 
 
@@ -149,6 +152,36 @@ def test_registry_never_imports_approvals():
         )
     ]
     assert violations == [], "\n".join(map(str, violations))
+
+
+def reads_importing_services(source: str, path: str) -> list[Violation]:
+    return [
+        Violation(path, line, "a read (selectors, assessment) imports services")
+        for line, module in imported_modules(ast.parse(source))
+        if "services" in module.split(".")
+    ]
+
+
+def test_reads_never_import_the_write_layer():
+    violations = [
+        v
+        for package in APPS
+        for path in source_files(package)
+        if path.stem in ("selectors", "assessment") or "selectors" in path.parts
+        for v in reads_importing_services(path.read_text(), _relative(path))
+    ]
+    assert violations == [], "\n".join(map(str, violations))
+
+
+@pytest.mark.parametrize(
+    "planted",
+    ["from approvals.services.common import assess", "from approvals import services"],
+)
+def test_a_planted_read_of_the_write_layer_is_named(planted):
+    [violation] = reads_importing_services(f"x = 1\n{planted}\n", "approvals/selectors.py")
+    assert str(violation) == (
+        "approvals/selectors.py:2: a read (selectors, assessment) imports services"
+    )
 
 
 def test_the_cli_imports_nothing_of_the_server():

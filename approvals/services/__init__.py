@@ -9,9 +9,9 @@ records and approval), ``webhooks`` (the outbound events' outbox), ``lifecycle``
 ``policies``.
 """
 
+from approvals.assessment import assess, current_digests, signoff_problems
 from approvals.choices import OPEN_REQUEST_STATES
 from approvals.models import PromotionRequest
-from approvals.services.common import assess, current_digests, signoff_problems
 from approvals.services.decisions import (
     approve_if_ready,
     build_statement,

@@ -15,8 +15,9 @@ from typing import Any
 from django.utils import timezone
 
 from approvals import signing
+from approvals.assessment import Assessment, artifact_name, assess
 from approvals.models import DecisionRecord, PromotionRequest
-from approvals.services.common import Assessment, artifact_name, assess, transition_request
+from approvals.services.common import transition_request
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import record
 from audit.verbs import AuditVerb

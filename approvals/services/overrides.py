@@ -9,14 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals import checks as check_registry
+from approvals.assessment import current_digests, latest_run_results
 from approvals.choices import OPEN_REQUEST_STATES, RequestState
 from approvals.models import CheckException, CheckResult, PromotionRequest
-from approvals.services.common import (
-    current_digests,
-    latest_run_results,
-    locked_request,
-    transition_request,
-)
+from approvals.services.common import locked_request, transition_request
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from audit.verbs import AuditVerb

@@ -15,15 +15,11 @@ from django.utils import timezone
 
 from approvals import checks as check_registry
 from approvals import sla
+from approvals.assessment import current_evidence, evidence_digests
 from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestState
 from approvals.evidence.provenance import TrustedKey
 from approvals.models import CheckResult, PromotionRequest, TrustedSigningKey
-from approvals.services.common import (
-    current_evidence,
-    evidence_digests,
-    locked_request,
-    transition_request,
-)
+from approvals.services.common import locked_request, transition_request
 from approvals.services.policies import policy_for_version
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import actor_label_for, record

@@ -11,14 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals import signing, totp
+from approvals.assessment import current_digests, signoff_problems
 from approvals.choices import ReauthMethod, RequestState
 from approvals.models import PromotionRequest, SignOff, TotpDevice
-from approvals.services.common import (
-    current_digests,
-    locked_request,
-    signoff_binding,
-    signoff_problems,
-)
+from approvals.services.common import locked_request, signoff_binding
 from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from audit.verbs import AuditVerb
