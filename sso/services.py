@@ -25,6 +25,7 @@ from approvals.apps import BOARD_GROUP, MANAGER_GROUP
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import InvalidInput, NotPermitted
+from identity.addresses import client_address
 from registry import permissions
 from registry import services as registry_services
 from registry.models import Team
@@ -371,10 +372,6 @@ def break_glass_unmark(*, actor: Any, account: BreakGlassAccount) -> None:
     locked.delete()
 
 
-def client_address(request: Any) -> str:
-    return (request.META.get("REMOTE_ADDR", "") if request is not None else "") or ""
-
-
 @transaction.atomic
 def break_glass_login_record(*, user: Any, request: Any, sso_on: bool) -> None:
     """Audit a password sign-in of a break-glass account."""
@@ -385,7 +382,7 @@ def break_glass_login_record(*, user: Any, request: Any, sso_on: bool) -> None:
         target=account,
         data={
             "user": user.get_username(),
-            "address": client_address(request),
+            "address": client_address(request) or "",
             "path": getattr(request, "path", ""),
             "sso_enabled": sso_on,
         },
@@ -401,7 +398,7 @@ def password_login_refused_record(*, user: Any, request: Any) -> None:
         target=user,
         data={
             "user": user.get_username(),
-            "address": client_address(request),
+            "address": client_address(request) or "",
             "path": getattr(request, "path", ""),
             "reason": "single sign-on is on: password sign-in is for break-glass accounts",
         },
