@@ -14,12 +14,12 @@ from rest_framework.views import APIView
 from approvals import selectors, services, signing
 from approvals.assessment import latest_run_results
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
+from core.api.params import text_query_params
 from core.api.serializers import StrictSerializer
 from core.errors import DomainError, InvalidInput
 from core.ids import IdField, parse_id
 from registry import selectors as registry_selectors
-from registry.api.serializers import VersionSerializer
-from registry.api.views import text_query_params
+from registry.representations import VersionSerializer
 
 
 class SignOffSerializer(serializers.ModelSerializer):

@@ -2,6 +2,7 @@
 
 - ``core`` (the kernel) imports no app.
 - ``registry`` never imports ``approvals`` (dependencies point one way).
+- No app's API imports another app's API (shared shapes live outside ``api``).
 - Reads never depend on writes: ``selectors`` and ``assessment`` modules import no
   ``services``.
 - ``govboard_cli`` imports nothing of the server (its own tests run it with nothing
@@ -152,6 +153,37 @@ def test_registry_never_imports_approvals():
         )
     ]
     assert violations == [], "\n".join(map(str, violations))
+
+
+def api_importing_another_apps_api(source: str, path: str, *, app: str) -> list[Violation]:
+    return [
+        Violation(path, line, f"{app}'s API imports another app's API")
+        for line, module in imported_modules(ast.parse(source))
+        # core.api is the API kernel every app's API builds on
+        if module.split(".")[0] in APPS
+        and module.split(".")[0] not in (app, "core")
+        and "api" in module.split(".")[1:2]
+    ]
+
+
+def test_no_apps_api_imports_another_apps_api():
+    violations = [
+        v
+        for app in APPS
+        for path in source_files(app)
+        if path.stem == "api" or "api" in path.relative_to(ROOT / app).parts[:-1]
+        for v in api_importing_another_apps_api(path.read_text(), _relative(path), app=app)
+    ]
+    assert violations == [], "\n".join(map(str, violations))
+
+
+def test_a_planted_cross_app_api_import_is_named():
+    [violation] = api_importing_another_apps_api(
+        "x = 1\nfrom registry.api.serializers import VersionSerializer\n",
+        "approvals/api.py",
+        app="approvals",
+    )
+    assert str(violation) == "approvals/api.py:2: approvals's API imports another app's API"
 
 
 def reads_importing_services(source: str, path: str) -> list[Violation]:

@@ -14,7 +14,6 @@ from registry.choices import DatasetUse, EvidenceKind, FineTuneMethod, ModelKind
 from registry.models import (
     Deployment,
     Evidence,
-    ModelVersion,
     RegisteredModel,
     VersionDataset,
 )
@@ -97,42 +96,6 @@ class VersionRegisterSerializer(StrictSerializer):
     source_commit = serializers.CharField(max_length=64, required=False, allow_blank=True)
     dependency_lock_hash = serializers.CharField(max_length=64, required=False, allow_blank=True)
     prompt_checksum = serializers.CharField(max_length=64, required=False, allow_blank=True)
-
-
-class VersionSerializer(serializers.ModelSerializer):
-    team = serializers.CharField(source="registered_model.team.slug")
-    model = serializers.CharField(source="registered_model.name")
-    kind = serializers.CharField(source="registered_model.kind")
-    registered_by = serializers.CharField(source="registered_by.username")
-
-    class Meta:
-        model = ModelVersion
-        fields = [
-            "id",
-            "team",
-            "model",
-            "kind",
-            "version",
-            "checksum",
-            "storage_uri",
-            "state",
-            "base_model_version",
-            "base_model_reference",
-            "fine_tune_method",
-            "license",
-            "allowed_use_cases",
-            "prohibited_use_cases",
-            "risk_rating",
-            "mitigation_controls",
-            "source_commit",
-            "dependency_lock_hash",
-            "prompt_checksum",
-            "registered_by",
-            "created_at",
-            "approved_at",
-            "approval_expires_at",
-        ]
-        read_only_fields = fields
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api.params import text_query_params
 from core.errors import InvalidInput
 from core.ids import parse_id
 from core.parsers import PayloadTooLarge, StrictJSONParser
@@ -32,9 +33,9 @@ from registry.api.serializers import (
     RegisteredModelSerializer,
     RegisteredModelWriteSerializer,
     VersionRegisterSerializer,
-    VersionSerializer,
 )
 from registry.models import Evidence, VersionDataset
+from registry.representations import VersionSerializer
 from registry.validators import validate_slug_name
 
 
@@ -260,16 +261,6 @@ class DeploymentEndView(APIView):
         )
         deployment = selectors.deployments_visible_to(request.user).get(pk=pk)
         return Response(DeploymentSerializer(deployment).data)
-
-
-def text_query_params(request: Request) -> Any:
-    """The query parameters, refusing NUL characters (PostgreSQL text cannot hold them: a
-    filter with one was a 500)."""
-    params = request.query_params
-    for name, values in params.lists():
-        if "\x00" in name or any("\x00" in value for value in values):
-            raise InvalidInput(f"Query parameter {name!r} contains a NUL character.")
-    return params
 
 
 def _validate_path_names(**values: str) -> None:
