@@ -22,6 +22,21 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def reconciled_checksum(declared: str | None, path: str | None, what: str) -> str | None:
+    """The sha256 to send: the file's when one is given (a declared checksum must then
+    equal it), else the declared one, normalised; None when neither is known."""
+    checksum = (declared or "").strip().lower() or None
+    if not path:
+        return checksum
+    try:
+        computed = sha256_file(path)
+    except OSError as exc:
+        raise UsageError(f"Cannot read {what} {path}: {exc}") from exc
+    if checksum and checksum != computed:
+        raise UsageError(f"--checksum {checksum} does not match the {what}'s sha256 {computed}.")
+    return computed
+
+
 def load_metadata(path: str | None) -> dict[str, Any]:
     """The --metadata file: a JSON object (nothing given: an empty one)."""
     if not path:

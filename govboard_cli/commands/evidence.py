@@ -12,7 +12,7 @@ from typing import Any
 from ..client import Client
 from ..errors import UsageError
 from ..exit_codes import EXIT_OK, EXIT_SERVER
-from ..inputs import CHUNK, sha256_file, timestamp
+from ..inputs import CHUNK, reconciled_checksum, sha256_file, timestamp
 from ..output import Output
 
 
@@ -98,17 +98,7 @@ def cmd_link_dataset(client: Client, args: argparse.Namespace, out: Output) -> i
         payload["uri"] = args.uri
     if args.license is not None:
         payload["license"] = args.license
-    checksum = (args.checksum or "").strip().lower() or None
-    if args.data_file:
-        try:
-            computed = sha256_file(args.data_file)
-        except OSError as exc:
-            raise UsageError(f"Cannot read data file {args.data_file}: {exc}") from exc
-        if checksum and checksum != computed:
-            raise UsageError(
-                f"--checksum {checksum} does not match the data file's sha256 {computed}."
-            )
-        checksum = computed
+    checksum = reconciled_checksum(args.checksum, args.data_file, "data file")
     if checksum:
         payload["checksum"] = checksum
     # Linking is idempotent on the server (the same link answers 200), so a retry is safe.

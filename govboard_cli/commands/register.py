@@ -9,7 +9,7 @@ from typing import Any
 from ..client import Client, idempotency_key_for
 from ..errors import UsageError
 from ..exit_codes import EXIT_OK
-from ..inputs import load_metadata, sha256_file
+from ..inputs import load_metadata, reconciled_checksum, sha256_file
 from ..output import Output
 
 # The model's fields: all four are needed to create or update it.
@@ -56,17 +56,9 @@ def cmd_register(client: Client, args: argparse.Namespace, out: Output) -> int:
         except OSError as exc:
             raise UsageError(f"Cannot read {args.dependency_lock}: {exc}") from exc
 
-    checksum = (args.checksum or payload.get("checksum") or "").strip().lower() or None
-    if args.artifact:
-        try:
-            computed = sha256_file(args.artifact)
-        except OSError as exc:
-            raise UsageError(f"Cannot read artifact {args.artifact}: {exc}") from exc
-        if checksum and checksum != computed:
-            raise UsageError(
-                f"--checksum {checksum} does not match the artifact's sha256 {computed}."
-            )
-        checksum = computed
+    checksum = reconciled_checksum(
+        args.checksum or payload.get("checksum"), args.artifact, "artifact"
+    )
     if checksum:
         payload["checksum"] = checksum
     missing = [field for field in REQUIRED_VERSION_FIELDS if not payload.get(field)]
