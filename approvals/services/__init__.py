@@ -1,17 +1,18 @@
 """Every state change of the approval workflow, one transaction each, audited inside it.
 
 Admin actions, API views, commands and Celery tasks call these; nothing else changes
-approval state. Modules: ``requests`` (submit, checks, recheck, withdraw, reject, send
-back, expedite), ``signoffs`` (re-authenticated, bound sign-offs; TOTP enrolment),
-``overrides`` (exceptions for non-critical checks), ``decisions`` (signed decision
-records and approval), ``webhooks`` (the outbound events' outbox), ``lifecycle``
-(deprecate, retire and the expiry of approvals, with the version's open request),
-``policies``.
+approval state. Modules: ``requests`` (submit, withdraw, reject, send back, expedite),
+``checking`` (the automated checks' run and re-check), ``signoffs`` (re-authenticated,
+bound sign-offs; TOTP enrolment), ``overrides`` (exceptions for non-critical checks),
+``decisions`` (signed decision records and approval), ``webhooks`` (the outbound events'
+outbox), ``lifecycle`` (deprecate, retire and the expiry of approvals, with the version's
+open request), ``policies``.
 """
 
 from approvals.assessment import assess, current_digests, signoff_problems
 from approvals.choices import OPEN_REQUEST_STATES
 from approvals.models import PromotionRequest
+from approvals.services.checking import promotion_request_recheck, promotion_request_run_checks
 from approvals.services.decisions import (
     approve_if_ready,
     build_statement,
@@ -34,10 +35,8 @@ from approvals.services.policies import (
 )
 from approvals.services.requests import (
     promotion_request_expedite,
-    promotion_request_recheck,
     promotion_request_reject,
     promotion_request_request_changes,
-    promotion_request_run_checks,
     promotion_request_submit,
     promotion_request_withdraw,
     requests_stuck_in_checks,

@@ -2,7 +2,7 @@
 automated checks: exit 0 in review, 4 blocked, 3 still checking at the timeout.
 
 Against the live server the Celery worker is "down" where a test needs the request to stay
-``submitted`` (``_enqueue_checks`` does nothing), and the test plays the worker from the
+``submitted`` (``enqueue_checks`` does nothing), and the test plays the worker from the
 client's pause between polls, so no test depends on timing.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 import govboard_cli as cli
 from approvals.models import PromotionRequest
-from approvals.services import requests as request_services
+from approvals.services import checking as checking_services
 from audit.models import AuditEvent
 from govboard_cli import waiting
 from registry.models import DatasetVersion, ModelVersion, VersionDataset
@@ -40,7 +40,7 @@ EVAL = (
 @pytest.fixture
 def worker_down(monkeypatch):
     """Checks are not enqueued after submit: the request stays ``submitted``."""
-    monkeypatch.setattr(request_services, "_enqueue_checks", lambda request_id: None)
+    monkeypatch.setattr(checking_services, "enqueue_checks", lambda request_id: None)
 
 
 @pytest.fixture
