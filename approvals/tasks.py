@@ -3,7 +3,7 @@ re-fetch; running one twice changes nothing the second time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -50,18 +50,27 @@ def deliver_webhook(self, delivery_id: int) -> str:
 
 
 @shared_task(bind=True, name="approvals.tasks.expire_stale_requests")
-def expire_stale_requests(self) -> int:
-    """Expire requests left in review past their due date and the grace period."""
-    return services.promotion_requests_expire(via=f"system:task {self.request.id}")
+def expire_stale_requests(self, *, now: datetime | None = None) -> int:
+    """Expire requests left in review past their due date and the grace period.
+
+    ``now`` is the moment the sweep judges by (default: the current time).
+    """
+    return services.promotion_requests_expire(via=f"system:task {self.request.id}", now=now)
 
 
 @shared_task(bind=True, name="approvals.tasks.retire_after_grace")
-def retire_after_grace(self) -> int:
-    """Retire deprecated versions whose policy's retirement grace has ended."""
-    return services.versions_retire_after_grace(via=f"system:task {self.request.id}")
+def retire_after_grace(self, *, now: datetime | None = None) -> int:
+    """Retire deprecated versions whose policy's retirement grace has ended.
+
+    ``now`` is the moment the sweep judges by (default: the current time).
+    """
+    return services.versions_retire_after_grace(via=f"system:task {self.request.id}", now=now)
 
 
 @shared_task(bind=True, name="approvals.tasks.expire_approvals")
-def expire_approvals(self) -> int:
-    """Deprecate approved versions whose approval validity has run out."""
-    return services.versions_expire_approvals(via=f"system:task {self.request.id}")
+def expire_approvals(self, *, now: datetime | None = None) -> int:
+    """Deprecate approved versions whose approval validity has run out.
+
+    ``now`` is the moment the sweep judges by (default: the current time).
+    """
+    return services.versions_expire_approvals(via=f"system:task {self.request.id}", now=now)

@@ -64,11 +64,10 @@ def test_sweeping_twice_expires_each_request_once():
     assert AuditEvent.objects.filter(verb="promotion.expired").count() == 1
 
 
-def test_the_beat_task_runs_the_sweep(monkeypatch):
+def test_the_beat_task_runs_the_sweep():
     request = request_in_review(registered_model__team=TeamFactory())
     future = _later(request, 60)
-    monkeypatch.setattr("approvals.services.expiry.timezone.now", lambda: future)
-    result = expire_stale_requests.apply()
+    result = expire_stale_requests.apply(kwargs={"now": future})
     assert result.get() == 1
     request.refresh_from_db()
     assert request.state == "expired"

@@ -59,11 +59,10 @@ def test_a_deprecated_version_is_retired_only_after_its_policy_grace(settings):
     )
 
 
-def test_the_beat_task_retires_through_the_same_sweep(monkeypatch):
+def test_the_beat_task_retires_through_the_same_sweep():
     team = TeamFactory()
     version = _approved_then_deprecated(team, grace_days=30)
     later = version.deprecated_at + timedelta(days=45)
-    monkeypatch.setattr("approvals.services.retirement.timezone.now", lambda: later)
-    assert retire_after_grace.apply().get() == 1
+    assert retire_after_grace.apply(kwargs={"now": later}).get() == 1
     version.refresh_from_db()
     assert version.state == "retired"

@@ -226,6 +226,7 @@ def test_the_state_field_cannot_be_assigned_directly(team):
 def sweep_fixture(team):
     now = timezone.now()
     return {
+        "now": now,  # the moment every sweep below judges by
         "expired": [
             version_in(team, "approved", approval_expires_at=now - timedelta(days=1)),
             version_in(team, "approved", approval_expires_at=now - timedelta(seconds=1)),
@@ -243,7 +244,9 @@ def test_the_sweep_deprecates_only_expired_approved_versions(sweep_fixture):
     expired = sweep_fixture["expired"]
 
     # When the sweep runs
-    changed = approvals_services.versions_expire_approvals(via="system:test")
+    changed = approvals_services.versions_expire_approvals(
+        via="system:test", now=sweep_fixture["now"]
+    )
 
     # Then exactly the expired ones are deprecated, each with one system event
     assert changed == 2
@@ -267,11 +270,12 @@ def test_the_sweep_deprecates_only_expired_approved_versions(sweep_fixture):
 
 def test_running_the_sweep_twice_changes_each_version_once(sweep_fixture):
     # Given the sweep has run once
-    assert approvals_services.versions_expire_approvals(via="system:test") == 2
+    now = sweep_fixture["now"]
+    assert approvals_services.versions_expire_approvals(via="system:test", now=now) == 2
     before = governance_row_counts()
 
     # When it runs again
-    changed = approvals_services.versions_expire_approvals(via="system:test")
+    changed = approvals_services.versions_expire_approvals(via="system:test", now=now)
 
     # Then nothing more changes and no duplicate events appear
     assert changed == 0
@@ -281,11 +285,12 @@ def test_running_the_sweep_twice_changes_each_version_once(sweep_fixture):
 
 def test_the_sweep_works_through_several_chunks(team):
     # Given more expired approvals than one chunk holds
-    past = timezone.now() - timedelta(hours=1)
+    now = timezone.now()
+    past = now - timedelta(hours=1)
     versions = [version_in(team, "approved", approval_expires_at=past) for _ in range(5)]
 
     # When the sweep runs with chunks of two
-    changed = approvals_services.versions_expire_approvals(via="system:test", chunk_size=2)
+    changed = approvals_services.versions_expire_approvals(via="system:test", now=now, chunk_size=2)
 
     # Then every one is deprecated once
     assert changed == 5
@@ -298,7 +303,8 @@ def test_the_celery_task_runs_the_sweep_and_names_itself_in_the_audit_trail(swee
     expired = sweep_fixture["expired"]
 
     # When the scheduled task runs (locally, as a worker would)
-    result = approval_tasks.expire_approvals.apply()
+    now = sweep_fixture["now"]
+    result = approval_tasks.expire_approvals.apply(kwargs={"now": now})
 
     # Then it reports two changes, and the events name the task run
     assert result.successful()
@@ -307,5 +313,5 @@ def test_the_celery_task_runs_the_sweep_and_names_itself_in_the_audit_trail(swee
     assert labels == {f"system:task {result.id}"}
 
     # And running it again is a no-op
-    assert approval_tasks.expire_approvals.apply().get() == 0
+    assert approval_tasks.expire_approvals.apply(kwargs={"now": now}).get() == 0
     assert AuditEvent.objects.filter(verb="version.deprecated").count() == 2
