@@ -11,9 +11,11 @@ from rest_framework import serializers
 from core.api.serializers import AwareDateTimeField, StrictSerializer
 from core.ids import IdField
 from registry.choices import DatasetUse, EvidenceKind, FineTuneMethod, ModelKind, RiskRating
+from registry.metadata import VERSION_METADATA_FIELDS
 from registry.models import (
     Deployment,
     Evidence,
+    ModelVersion,
     RegisteredModel,
     VersionDataset,
 )
@@ -71,7 +73,11 @@ def _string_list() -> serializers.ListField:
     )
 
 
-class VersionRegisterSerializer(StrictSerializer):
+#: What a registration names besides its metadata: the model, and the version's identity.
+REGISTRATION_COORDINATES = ("team", "model", "version", "checksum")
+
+
+class VersionRegisterSerializer(StrictSerializer, serializers.ModelSerializer):
     """A registration: model coordinates, version identity, and the metadata CI knows."""
 
     team = serializers.CharField(max_length=100, validators=[validate_slug_name])
@@ -96,6 +102,17 @@ class VersionRegisterSerializer(StrictSerializer):
     source_commit = serializers.CharField(max_length=64, required=False, allow_blank=True)
     dependency_lock_hash = serializers.CharField(max_length=64, required=False, allow_blank=True)
     prompt_checksum = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+    class Meta:
+        model = ModelVersion
+
+    def get_field_names(self, declared_fields, info):
+        """The coordinates, then exactly the registration service's metadata list
+        (``registry.metadata.VERSION_METADATA_FIELDS``), not a list of its own: a field
+        declared above only says how the API reads a listed field (stricter than the model
+        column), a listed field not declared is built from the ``ModelVersion`` field, and
+        a declared field the list does not name is not accepted."""
+        return [*REGISTRATION_COORDINATES, *VERSION_METADATA_FIELDS]
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

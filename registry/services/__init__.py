@@ -23,7 +23,6 @@ from registry.services.evidence import (
 )
 from registry.services.findings import effective_triages, finding_triage
 from registry.services.versions import (
-    VERSION_METADATA_FIELDS,
     lock_version,
     registered_model_upsert,
     version_approve,
@@ -36,7 +35,6 @@ from registry.services.versions import (
 
 __all__ = [
     "TOKEN_PREFIX",
-    "VERSION_METADATA_FIELDS",
     "EvidenceTooLarge",
     "api_token_issue",
     "api_token_revoke",

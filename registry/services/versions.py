@@ -21,24 +21,8 @@ from audit.services import actor_label_for, record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry import permissions, semver
+from registry.metadata import VERSION_METADATA_FIELDS
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
-
-# The metadata a registration may carry; everything else (state, ids, timestamps, who
-# registered) is the server's to set.
-VERSION_METADATA_FIELDS = (
-    "storage_uri",
-    "base_model_version",
-    "base_model_reference",
-    "fine_tune_method",
-    "license",
-    "allowed_use_cases",
-    "prohibited_use_cases",
-    "risk_rating",
-    "mitigation_controls",
-    "source_commit",
-    "dependency_lock_hash",
-    "prompt_checksum",
-)
 
 
 def _validation_to_invalid(exc: ValidationError, message: str) -> InvalidInput:
