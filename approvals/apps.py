@@ -25,7 +25,7 @@ MANAGER_GROUP = "Governance managers"
 #: what is recorded on it, the version and model under review, their evidence, findings,
 #: datasets and deployments. View only: changes go through the service buttons, gated by
 #: team object permissions. Every one of these admin pages is restricted to the teams the
-#: user holds a role on (``registry.permissions.teams_visible_to``), so these grant nothing
+#: user holds a role on (``core.permissions``, ``Verb.READ``), so these grant nothing
 #: beyond the user's teams. Deliberately left out: the global ``view_team_registry`` (every
 #: team), ``view_team`` and ``view_auditevent`` (not needed to review), and the pages that
 #: are not restricted to teams (policies, signing keys, webhooks, users).

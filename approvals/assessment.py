@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from approvals import checks as check_registry
 from approvals import signing
-from approvals.choices import RequestState
+from approvals.choices import ApproverRole, RequestState
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
 from registry.models import Evidence, ModelVersion
 
@@ -143,8 +143,6 @@ class Assessment:
 
 def role_label(role: str) -> str:
     """A board role as people read it ("Security approver"), the role itself if unknown."""
-    from registry.choices import ApproverRole
-
     try:
         return str(ApproverRole(role).label)
     except ValueError:

@@ -12,6 +12,21 @@ class RequestState(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+class ApproverRole(models.TextChoices):
+    """The board's roles. Each is a permission of ``approvals.Board`` granted on a team
+    (``core.permissions``): adding one is an approvals migration."""
+
+    PLATFORM = "platform", "Platform approver"
+    PRODUCT = "product", "Product approver"
+    SECURITY = "security", "Security approver"
+    # The release runbook's owners (migration 0004 seeds the runbook policy).
+    PLATFORM_LEAD = "platform_lead", "Platform lead"
+    DATA_GOVERNANCE = "data_governance", "Data governance"
+    ML_ENGINEER = "ml_engineer", "ML engineer"
+    APPLICATION_SECURITY = "application_security", "Application security"
+    SECURITY_OPERATIONS_LEAD = "security_operations_lead", "Security operations lead"
+
+
 OPEN_REQUEST_STATES = [RequestState.SUBMITTED, RequestState.CHECKING, RequestState.IN_REVIEW]
 
 

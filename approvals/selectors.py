@@ -18,8 +18,7 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
 )
-from registry import permissions
-from registry.choices import ApproverRole
+from core.permissions import ANY_TEAM_ROLE, Verb
 
 
 def overdue_flag(now: Any) -> Case:
@@ -32,9 +31,7 @@ def overdue_flag(now: Any) -> Case:
 
 def requests_visible_to(user: Any) -> QuerySet[PromotionRequest]:
     return (
-        PromotionRequest.objects.filter(
-            version__registered_model__team__in=permissions.teams_visible_to(user)
-        )
+        PromotionRequest.objects.visible_to(user)
         .select_related("version__registered_model__team", "requested_by", "policy")
         .annotate(is_overdue=overdue_flag(timezone.now()))
     )
@@ -51,13 +48,9 @@ def request_with_evidence(queryset: QuerySet[PromotionRequest]) -> QuerySet[Prom
 def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
     """Requests in review on teams where the user holds a signing role: expedited first,
     then the earliest due, then the oldest. Overdue ones carry ``is_overdue``."""
-    signing_teams = permissions.teams_with_any(
-        user, [permissions.signing_permission(role) for role in ApproverRole.values]
-    )
     return (
-        PromotionRequest.objects.filter(
-            state=RequestState.IN_REVIEW, version__registered_model__team__in=signing_teams
-        )
+        PromotionRequest.objects.visible_to(user, Verb.SIGN, role=ANY_TEAM_ROLE)
+        .filter(state=RequestState.IN_REVIEW)
         .exclude(requested_by=user)
         .select_related("version__registered_model__team", "requested_by")
         .annotate(is_overdue=overdue_flag(timezone.now()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from core.querysets import scoped_to
+
 
 class AuditEvent(models.Model):
     """One semantic event (registered, signed, transitioned...). Rows are never changed.
@@ -33,6 +35,8 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64)
     team_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = scoped_to("team_id")
 
     class Meta:
         ordering = ["id"]

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from approvals import api as approvals_api
 from core.ids import IdConverter
+from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
 from govboard import health
 from registry.api import views as registry_api
 

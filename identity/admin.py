@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
+from core.permissions import Verb, allowed
 from identity import services
 from identity.forms import LockoutAdminAuthenticationForm
 from identity.models import LoginLockout
@@ -15,7 +16,7 @@ admin.site.login_form = LockoutAdminAuthenticationForm
 
 
 def _can_unlock(request, obj: LoginLockout) -> bool:
-    return services.can_unlock(request.user) and (obj.is_locked() or obj.failures > 0)
+    return allowed(request.user, Verb.UNLOCK_LOGIN) and (obj.is_locked() or obj.failures > 0)
 
 
 @admin.register(LoginLockout)

@@ -31,8 +31,9 @@ from django.utils import timezone
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, InvalidInput, NotPermitted
+from core.permissions import Verb, require
 from identity.addresses import address_key
-from identity.models import UNLOCK_PERMISSION, LockoutScope, LoginLockout
+from identity.models import LockoutScope, LoginLockout
 
 logger = logging.getLogger(__name__)
 
@@ -227,11 +228,6 @@ def record_success(*, username: str, address: str | None) -> None:
                 row.save(update_fields=["failures", "window_started_at"])
 
 
-def can_unlock(actor: Any) -> bool:
-    """Superusers, and whoever holds ``identity.unlock_loginlockout``."""
-    return actor is not None and actor.is_active and actor.has_perm(UNLOCK_PERMISSION)
-
-
 @transaction.atomic
 def lockout_unlock(
     *, actor: Any, lockout: LoginLockout | int, reason: str, via: str | None = None
@@ -241,8 +237,8 @@ def lockout_unlock(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("Say why the lockout is lifted.")
-    if actor is not None and not can_unlock(actor):
-        raise NotPermitted("You may not unlock sign-in lockouts.")
+    if actor is not None:
+        require(actor, Verb.UNLOCK_LOGIN, refusal="You may not unlock sign-in lockouts.")
     pk = lockout.pk if isinstance(lockout, LoginLockout) else lockout
     row = LoginLockout.objects.select_for_update().filter(pk=pk).first()
     if row is None:

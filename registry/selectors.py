@@ -9,25 +9,22 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from core.errors import InvalidInput
-from registry import permissions
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 
 
 def versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(
-        registered_model__team__in=permissions.teams_visible_to(user)
-    ).select_related("registered_model__team", "registered_by")
+    return ModelVersion.objects.visible_to(user).select_related(
+        "registered_model__team", "registered_by"
+    )
 
 
 def models_visible_to(user: Any) -> QuerySet[RegisteredModel]:
-    return RegisteredModel.objects.filter(
-        team__in=permissions.teams_visible_to(user)
-    ).select_related("team", "owner", "backup_owner")
+    return RegisteredModel.objects.visible_to(user).select_related("team", "owner", "backup_owner")
 
 
 def team_for_user(user: Any, slug: str) -> Team | None:
     """The team by slug if the user may see it; a missing and a hidden team look the same."""
-    return permissions.teams_visible_to(user).filter(slug=slug).first()
+    return Team.objects.visible_to(user).filter(slug=slug).first()
 
 
 def deployments_visible_to(
@@ -40,9 +37,9 @@ def deployments_visible_to(
     active_until: str | None = None,
 ) -> QuerySet[Deployment]:
     """Deployments the user may see; with a window, those that served during it."""
-    queryset = Deployment.objects.filter(
-        version__registered_model__team__in=permissions.teams_visible_to(user)
-    ).select_related("version__registered_model__team", "recorded_by")
+    queryset = Deployment.objects.visible_to(user).select_related(
+        "version__registered_model__team", "recorded_by"
+    )
     if environment:
         queryset = queryset.filter(environment=environment)
     if customer_scope:

@@ -14,28 +14,32 @@ from django.urls import reverse
 
 from core.admin_actions import GovernanceHistoryAdmin
 from core.errors import DomainError
+from core.permissions import Verb, allowed
 from sso import services
 from sso.models import BreakGlassAccount, GroupRoleMapping, SsoIdentity, SsoRoleGrant
 
 
 class AdministratorsOnly:
     """Who gets which role, and who may skip SSO, are administrators' decisions (as team
-    role grants are: ``registry.services.team_role_grant``)."""
+    role grants are: ``Verb.GRANT_ROLES`` in ``core.permissions``)."""
+
+    def _administrator(self, request) -> bool:
+        return allowed(request.user, Verb.GRANT_ROLES)
 
     def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
+        return self._administrator(request)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return self._administrator(request)
 
     def has_add_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
+        return self._administrator(request)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return self._administrator(request)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
+        return self._administrator(request)
 
 
 class ReadOnly(AdministratorsOnly):

@@ -8,9 +8,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from registry.permissions import TEAM_PERMISSIONS
-
-TEAM_PERMISSION_CHOICES = [(name, name.removeprefix("registry.")) for name in TEAM_PERMISSIONS]
+from core.permissions import team_role_choices
 
 
 class SsoIdentity(models.Model):
@@ -56,7 +54,7 @@ class GroupRoleMapping(models.Model):
         "IdP group", max_length=255, help_text="The group name exactly as the groups claim has it."
     )
     team = models.ForeignKey("registry.Team", on_delete=models.PROTECT, related_name="+")
-    permission = models.CharField(max_length=64, choices=TEAM_PERMISSION_CHOICES)
+    permission = models.CharField(max_length=64, choices=team_role_choices)
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -70,7 +68,7 @@ class GroupRoleMapping(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.idp_group} → {self.permission.removeprefix('registry.')} on {self.team}"
+        return f"{self.idp_group} → {self.permission.partition('.')[2]} on {self.team}"
 
 
 class SsoRoleGrant(models.Model):
@@ -84,7 +82,7 @@ class SsoRoleGrant(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_role_grants"
     )
     team = models.ForeignKey("registry.Team", on_delete=models.CASCADE, related_name="+")
-    permission = models.CharField(max_length=64, choices=TEAM_PERMISSION_CHOICES)
+    permission = models.CharField(max_length=64, choices=team_role_choices)
     idp_group = models.CharField("IdP group", max_length=255)
     granted_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()

@@ -25,8 +25,8 @@ from approvals.apps import BOARD_GROUP, MANAGER_GROUP
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import InvalidInput, NotPermitted
+from core.permissions import MANAGE, Verb, holds_team_role, require, role_permission, team_roles
 from identity.addresses import client_address
-from registry import permissions
 from registry import services as registry_services
 from registry.models import Team
 from sso.conf import SYSTEM_ACTOR_LABEL
@@ -49,6 +49,7 @@ class _SystemActor:
     pk: None = None
     is_superuser: bool = True
     is_active: bool = True
+    is_authenticated: bool = True
 
     def get_username(self) -> str:
         return SYSTEM_ACTOR_LABEL
@@ -58,16 +59,18 @@ SYSTEM = _SystemActor()
 
 #: Which team permissions put a user into which Django group (approvals migration 0006).
 ROLE_GROUP_RULES = {
-    BOARD_GROUP: lambda permission: permission.startswith("registry.sign_as_"),
-    MANAGER_GROUP: lambda permission: permission == "registry.manage_governance",
+    BOARD_GROUP: lambda permission: permission.startswith(role_permission("")),
+    MANAGER_GROUP: lambda permission: permission == MANAGE,
 }
 
 _USERNAME_UNSAFE = re.compile(r"[^\w.@+-]")
 
 
 def _require_administrator(actor: Any) -> None:
-    if not getattr(actor, "is_superuser", False) or getattr(actor, "pk", None) is None:
+    # A person (not the mapping's own stand-in actor) who may grant roles.
+    if getattr(actor, "pk", None) is None:
         raise NotPermitted("Only administrators change single sign-on settings.")
+    require(actor, Verb.GRANT_ROLES, refusal="Only administrators change single sign-on settings.")
 
 
 def _claimed_groups(claims: dict[str, Any], claim: str) -> list[str]:
@@ -186,7 +189,7 @@ def _sync_roles(user: Any, groups: list[str]) -> dict[str, list[str]]:
     for key, (team, idp_group) in wanted.items():
         permission = key[1]
         grant = recorded.get(key)
-        holds = permissions.holds_team_permission(user, permission, team)
+        holds = holds_team_role(user, permission, team)
         if grant is None and holds:
             continue  # a manual grant: SSO neither records nor removes it
         if grant is None:
@@ -292,7 +295,7 @@ def _mapping_data(mapping: GroupRoleMapping) -> dict[str, Any]:
 def group_role_mapping_save(*, actor: Any, mapping: GroupRoleMapping) -> GroupRoleMapping:
     """Create or change a mapping (administrators only) and apply it to known members."""
     _require_administrator(actor)
-    if mapping.permission not in permissions.TEAM_PERMISSIONS:
+    if mapping.permission not in team_roles():
         raise InvalidInput(f"Unknown team role {mapping.permission!r}.")
     if not mapping.idp_group.strip():
         raise InvalidInput("Name the IdP group.")

@@ -1,7 +1,9 @@
 """The layout's rules, checked on the source (issue 9; DESIGN "Apps and what each owns").
 
 - ``core`` (the kernel) imports no app.
+- ``audit`` imports only ``core`` (of our apps): the log knows no domain.
 - ``registry`` never imports ``approvals`` (dependencies point one way).
+- No app imports ``govboard`` (the roof: settings, urls, Celery, cross-app admin wiring).
 - No app's API imports another app's API (shared shapes live outside ``api``).
 - Reads never depend on writes: ``selectors`` and ``assessment`` modules import no
   ``services``.
@@ -141,6 +143,35 @@ def test_core_imports_no_app():
     assert violations == [], "\n".join(map(str, violations))
 
 
+def test_audit_imports_only_core():
+    violations = [
+        v
+        for path in source_files("audit")
+        for v in forbidden_imports(
+            path.read_text(),
+            _relative(path),
+            forbidden=tuple(app for app in APPS if app not in ("core", "audit")),
+            rule="audit imports only core (the log knows no domain)",
+        )
+    ]
+    assert violations == [], "\n".join(map(str, violations))
+
+
+def test_no_app_imports_the_roof():
+    violations = [
+        v
+        for app in ("core", "registry", "approvals", "audit", "identity", "sso")
+        for path in source_files(app)
+        for v in forbidden_imports(
+            path.read_text(),
+            _relative(path),
+            forbidden=("govboard",),
+            rule="no app imports govboard (the roof imports the apps, never the reverse)",
+        )
+    ]
+    assert violations == [], "\n".join(map(str, violations))
+
+
 def test_registry_never_imports_approvals():
     violations = [
         v
@@ -251,6 +282,8 @@ def test_only_services_write_history_tracked_models_in_bulk():
     [
         ("from registry.models import Team\n", ("registry",), "core imports no app"),
         ("import approvals.services\n", ("approvals",), "registry never imports approvals"),
+        ("from registry.permissions import x\n", ("registry",), "audit imports only core"),
+        ("from govboard.settings import base\n", ("govboard",), "no app imports govboard"),
         ("from django.conf import settings\n", ("django",), "the cli imports nothing"),
     ],
 )

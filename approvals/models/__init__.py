@@ -1,6 +1,7 @@
 """How things get approved: policies, promotion requests, checks, exceptions, sign-offs,
 decision records, trusted keys, second factors and outbound webhooks."""
 
+from approvals.models.board import Board
 from approvals.models.policies import GovernancePolicy
 from approvals.models.requests import (
     CheckException,
@@ -19,6 +20,7 @@ from approvals.models.webhooks import (
 
 __all__ = [
     "WEBHOOK_VERBS",
+    "Board",
     "CheckException",
     "CheckResult",
     "DecisionRecord",

@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from approvals.choices import ALWAYS_CRITICAL_CHECKS, CHECK_NAMES, StepType
-from registry.choices import ApproverRole, RiskRating
+from approvals.choices import ALWAYS_CRITICAL_CHECKS, CHECK_NAMES, ApproverRole, StepType
+from registry.choices import RiskRating
 
 
 class GovernancePolicy(models.Model):

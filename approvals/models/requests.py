@@ -3,6 +3,8 @@ signed decision record."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -10,9 +12,18 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from approvals.choices import OPEN_REQUEST_STATES, Priority, ReauthMethod, RequestState
+from approvals.choices import (
+    OPEN_REQUEST_STATES,
+    ApproverRole,
+    Priority,
+    ReauthMethod,
+    RequestState,
+)
 from approvals.models.policies import GovernancePolicy
-from registry.choices import ApproverRole
+from core.querysets import scoped_to
+
+if TYPE_CHECKING:
+    from registry.models.teams import Team
 
 
 class PromotionRequest(ConcurrentTransitionMixin, models.Model):
@@ -65,6 +76,8 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     state_changed_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
+
+    objects = scoped_to("version__registered_model__team")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -145,6 +158,10 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     ):
         _method.alters_data = True
     del _method
+
+    @property
+    def team(self) -> Team:  # core.permissions.team_of
+        return self.version.registered_model.team
 
 
 class CheckResult(models.Model):

@@ -17,7 +17,7 @@ from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions
+from core.permissions import Verb, require
 from registry import services as registry_services
 from registry.choices import VersionState
 
@@ -89,8 +89,12 @@ def check_override(
             f"{check_name} is a critical check: it cannot be overridden by anyone. "
             "Fix the version or its evidence and re-run the checks."
         )
-    if not permissions.can_manage_team(actor, locked.version.registered_model.team):
-        raise NotPermitted("Only the team's governance managers may override a check.")
+    require(
+        actor,
+        Verb.OVERRIDE,
+        locked.version.registered_model.team,
+        refusal="Only the team's governance managers may override a check.",
+    )
     if result.passed:
         raise Conflict(f"{check_name} passed; there is nothing to override.")
     if locked.state not in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED):

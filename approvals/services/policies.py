@@ -10,7 +10,8 @@ from django.db import transaction
 from approvals.models import GovernancePolicy
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import Conflict, InvalidInput, NotPermitted
+from core.errors import Conflict, InvalidInput
+from core.permissions import Verb, require
 from registry.models import ModelVersion
 
 POLICY_FIELDS = (
@@ -60,11 +61,8 @@ def policy_publish(
     *, actor: Any, policy: GovernancePolicy, changes: dict[str, Any]
 ) -> GovernancePolicy:
     """Save edited policy data as the next version of the same policy row (history keeps
-    the earlier version; requests keep their snapshots). Superusers only."""
-    if not getattr(actor, "is_superuser", False) and not actor.has_perm(
-        "approvals.change_governancepolicy"
-    ):
-        raise NotPermitted("You may not edit governance policies.")
+    the earlier version; requests keep their snapshots). ``Verb.PUBLISH_POLICY``."""
+    require(actor, Verb.PUBLISH_POLICY)
     locked = GovernancePolicy.objects.select_for_update().get(pk=policy.pk)
     before = locked.snapshot()
     unknown = set(changes) - set(POLICY_FIELDS) - {"is_active", "is_default", "name"}
@@ -96,10 +94,7 @@ def policy_publish(
 @transaction.atomic
 def policy_create(*, actor: Any, policy: GovernancePolicy) -> GovernancePolicy:
     """Create a new policy (version 1 of its name), validated and audited."""
-    if not getattr(actor, "is_superuser", False) and not actor.has_perm(
-        "approvals.add_governancepolicy"
-    ):
-        raise NotPermitted("You may not create governance policies.")
+    require(actor, Verb.CREATE_POLICY)
     if GovernancePolicy.objects.filter(name=policy.name).exists():
         raise Conflict(f"A policy named {policy.name!r} exists: edit it to publish a new version.")
     policy.version = 1

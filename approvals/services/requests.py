@@ -20,9 +20,9 @@ from approvals.services.webhooks import webhooks_enqueue
 from audit.services import actor_label_for, record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions
+from core.permissions import Verb, allowed, require, roles_held
 from registry import services as registry_services
-from registry.choices import ApproverRole, VersionState
+from registry.choices import VersionState
 from registry.models import ModelVersion
 
 
@@ -53,8 +53,12 @@ def promotion_request_submit(
     """
     locked = registry_services.lock_version(version)
     team = locked.registered_model.team
-    if not permissions.can_register_for_team(actor, team):
-        raise NotPermitted("You may not request promotion for this team's versions.")
+    require(
+        actor,
+        Verb.REGISTER,
+        team,
+        refusal="You may not request promotion for this team's versions.",
+    )
     if locked.state != VersionState.DRAFT:
         raise IllegalTransition(
             f"Only a draft version can be submitted for promotion; this one is {locked.state}."
@@ -101,10 +105,8 @@ def promotion_request_submit(
 
 
 def _may_act_for_request(actor: Any, request: PromotionRequest) -> bool:
-    team = request.version.registered_model.team
-    return permissions.can_register_for_team(actor, team) or permissions.can_manage_team(
-        actor, team
-    )
+    """The team's CI or a governance manager (re-check, withdraw): ``Verb.RECHECK``."""
+    return allowed(actor, Verb.RECHECK, request)
 
 
 def close_request(
@@ -167,7 +169,7 @@ def promotion_request_withdraw(*, actor: Any, request: PromotionRequest | int) -
 def _require_reviewer(actor: Any, request: PromotionRequest) -> None:
     team = request.version.registered_model.team
     required = request.policy_snapshot["required_roles"]
-    if not any(permissions.can_sign_for_role(actor, team, role) for role in required):
+    if not any(allowed(actor, Verb.SIGN, team, role=role) for role in required):
         raise NotPermitted("Only an approver of a required role may decide this request.")
 
 
@@ -222,8 +224,7 @@ def promotion_request_expedite(
     if not reason.strip():
         raise InvalidInput("A reason is required to expedite a request.")
     locked = locked_request(request)
-    if not permissions.can_manage_team(actor, locked.version.registered_model.team):
-        raise NotPermitted("Only the team's governance managers may expedite.")
+    require(actor, Verb.EXPEDITE, locked.version.registered_model.team)
     if locked.state not in OPEN_REQUEST_STATES:
         raise IllegalTransition(f"A {locked.state} request cannot be expedited.")
     if locked.priority >= Priority.EXPEDITED:
@@ -270,11 +271,10 @@ def signing_roles(actor: Any, request: PromotionRequest) -> list[str]:
     """The roles ``actor`` may sign for on this request (holds the role, policy needs it)."""
     team = request.version.registered_model.team
     required = request.policy_snapshot.get("required_roles", {})
-    return [r for r in permissions.signing_roles_for(actor, team) if r in required]
+    return [r for r in roles_held(actor, team) if r in required]
 
 
 __all__ = [
-    "ApproverRole",
     "promotion_request_expedite",
     "promotion_request_reject",
     "promotion_request_request_changes",

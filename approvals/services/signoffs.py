@@ -19,8 +19,8 @@ from approvals.services.decisions import approve_if_ready
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
+from core.permissions import Verb, require
 from identity import services as lockout
-from registry import permissions
 from registry import services as registry_services
 
 # An IdP sign-in a moment "in the future" is clock drift between the IdP and us.
@@ -131,8 +131,13 @@ def _signoff_record(
     locked.version = version
     team = version.registered_model.team
     required: dict[str, int] = locked.policy_snapshot["required_roles"]
-    if not permissions.can_sign_for_role(actor, team, role):
-        raise NotPermitted(f"You do not hold the {role} approver role for team {team.slug}.")
+    require(
+        actor,
+        Verb.SIGN,
+        team,
+        role=role,
+        refusal=f"You do not hold the {role} approver role for team {team.slug}.",
+    )
     if actor.pk == locked.requested_by_id:
         raise NotPermitted("Separation of duties: the requester cannot sign their own request.")
     if locked.state != RequestState.IN_REVIEW:

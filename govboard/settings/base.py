@@ -117,6 +117,11 @@ AUTHENTICATION_BACKENDS = [
 # No migration or setting creates an account: guardian's implicit anonymous user is off.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
+# The board's roles are permissions of a proxy of the team (approvals.Board): guardian must
+# store them under the proxy's content type (core.permissions, ADR 0012).
+GUARDIAN_GET_CONTENT_TYPE = "core.permissions.content_type_of"
+# The model whose rows own everything team-scoped (core.permissions names no app).
+GOVBOARD_TEAM_MODEL = "registry.Team"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -56,7 +56,7 @@ class ServiceTokenAuthentication(authentication.BaseAuthentication):
         if not account.is_active or not user.is_active:
             raise exceptions.AuthenticationFailed("The service account is disabled.")
         # One query for the account's teams, cached for every permission check of this
-        # request (see registry.permissions).
+        # request (``core.permissions.service_account_team_ids``).
         prefetched = getattr(token, "account_team_ids", None)
         team_ids = (
             set(prefetched)

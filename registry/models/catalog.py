@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -9,6 +11,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from core.querysets import scoped_to
 from registry.choices import DatasetUse, FineTuneMethod, ModelKind, RiskRating, VersionState
 from registry.validators import (
     validate_git_commit,
@@ -18,6 +21,9 @@ from registry.validators import (
     validate_slug_name,
     validate_storage_uri,
 )
+
+if TYPE_CHECKING:
+    from registry.models.teams import Team
 
 
 class RegisteredModel(models.Model):
@@ -36,6 +42,8 @@ class RegisteredModel(models.Model):
     escalation_contact = models.EmailField()
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
+
+    objects = scoped_to("team")
 
     class Meta:
         ordering = ["team__slug", "name"]
@@ -106,6 +114,8 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
     deprecated_at = models.DateTimeField(null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
+    objects = scoped_to("registered_model__team")
+
     class Meta:
         ordering = ["registered_model_id", "-semver_key"]
         constraints = [
@@ -123,6 +133,10 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.registered_model_id}@{self.version}"
+
+    @property
+    def team(self) -> Team:  # core.permissions.team_of
+        return self.registered_model.team
 
     # --- lifecycle: transitions only change ``state``; services do the rest -------------
 
@@ -166,6 +180,8 @@ class Dataset(models.Model):
     description = models.TextField(blank=True)
     history = HistoricalRecords()
 
+    objects = scoped_to("team")
+
     class Meta:
         ordering = ["team__slug", "name"]
         constraints = [
@@ -190,6 +206,8 @@ class DatasetVersion(models.Model):
     window_end = models.DateTimeField()
     history = HistoricalRecords()
 
+    objects = scoped_to("dataset__team")
+
     class Meta:
         ordering = ["dataset_id", "-window_end"]
         constraints = [
@@ -203,6 +221,10 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset_id}@{self.version}"
+
+    @property
+    def team(self) -> Team:  # core.permissions.team_of
+        return self.dataset.team
 
 
 class VersionDataset(models.Model):

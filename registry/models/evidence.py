@@ -7,13 +7,19 @@ after a sign-off is visible, never silent.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
+from core.querysets import scoped_to
 from registry.choices import EvidenceKind, FindingStatus, Severity, VexJustification
 from registry.validators import validate_sha256
+
+if TYPE_CHECKING:
+    from registry.models.teams import Team
 
 
 class Evidence(models.Model):
@@ -37,6 +43,8 @@ class Evidence(models.Model):
     )
     uploaded_at = models.DateTimeField(db_default=models.functions.Now())
 
+    objects = scoped_to("version__registered_model__team")
+
     class Meta:
         ordering = ["version_id", "kind", "-id"]
         verbose_name_plural = "evidence"
@@ -44,6 +52,10 @@ class Evidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for version {self.version_id} ({self.sha256[:12]})"
+
+    @property
+    def team(self) -> Team:  # core.permissions.team_of
+        return self.version.registered_model.team
 
 
 class VulnerabilityFinding(models.Model):
@@ -62,12 +74,18 @@ class VulnerabilityFinding(models.Model):
     )
     source_format = models.CharField(max_length=32)
 
+    objects = scoped_to("evidence__version__registered_model__team")
+
     class Meta:
         ordering = ["evidence_id", "id"]
         indexes = [models.Index(fields=["evidence", "severity", "status"])]
 
     def __str__(self) -> str:
         return f"{self.vulnerability_id} in {self.package} ({self.severity})"
+
+    @property
+    def team(self) -> Team:  # core.permissions.team_of
+        return self.evidence.version.registered_model.team
 
 
 class FindingTriage(models.Model):
@@ -138,6 +156,8 @@ class Deployment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
+    objects = scoped_to("version__registered_model__team")
+
     class Meta:
         ordering = ["-started_at", "id"]
         constraints = [
@@ -150,3 +170,7 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"version {self.version_id} in {self.environment}/{self.ring or '-'}"
+
+    @property
+    def team(self) -> Team:  # core.permissions.team_of
+        return self.version.registered_model.team

@@ -9,15 +9,21 @@ from django.db import transaction
 
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import InvalidInput, NotPermitted
-from registry import permissions
+from core.errors import InvalidInput
+from core.permissions import (
+    Verb,
+    grant_team_role,
+    holds_team_role,
+    require,
+    revoke_team_role,
+    team_roles,
+)
 from registry.models import Team
 
 
-def _check(actor: Any, user: Any, permission: str) -> None:
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators grant or revoke team roles.")
-    if permission not in permissions.TEAM_PERMISSIONS:
+def _check(actor: Any, user: Any, permission: str, team: Team) -> None:
+    require(actor, Verb.GRANT_ROLES, team)
+    if permission not in team_roles():
         raise InvalidInput(f"Unknown team role {permission!r}.")
     if hasattr(user, "service_account"):
         raise InvalidInput("Service accounts get their teams on the account, not roles.")
@@ -26,10 +32,10 @@ def _check(actor: Any, user: Any, permission: str) -> None:
 @transaction.atomic
 def team_role_grant(*, actor: Any, user: Any, permission: str, team: Team) -> bool:
     """Give ``user`` the object permission on ``team``; False if they already held it."""
-    _check(actor, user, permission)
-    if permissions.holds_team_permission(user, permission, team):
+    _check(actor, user, permission, team)
+    # Held already (directly or through a group): nothing to grant, nothing to record.
+    if holds_team_role(user, permission, team) or not grant_team_role(user, permission, team):
         return False
-    permissions.grant_team_permission(user, permission, team)
     record(
         actor=actor,
         verb=AuditVerb.TEAM_ROLE_GRANTED,
@@ -43,10 +49,9 @@ def team_role_grant(*, actor: Any, user: Any, permission: str, team: Team) -> bo
 @transaction.atomic
 def team_role_revoke(*, actor: Any, user: Any, permission: str, team: Team) -> bool:
     """Take the object permission away; False if they did not hold it."""
-    _check(actor, user, permission)
-    if not permissions.holds_team_permission(user, permission, team):
+    _check(actor, user, permission, team)
+    if not revoke_team_role(user, permission, team):
         return False
-    permissions.revoke_team_permission(user, permission, team)
     record(
         actor=actor,
         verb=AuditVerb.TEAM_ROLE_REVOKED,

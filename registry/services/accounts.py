@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import Conflict, InvalidInput, NotPermitted
+from core.errors import Conflict, InvalidInput
+from core.permissions import Verb, require
 from registry.choices import TokenScope
 from registry.models import ApiToken, ServiceAccount, Team
 from registry.services.versions import _validation_to_invalid
@@ -33,8 +34,7 @@ def service_account_create(
     *, actor: Any, name: str, teams: list[Team], description: str = ""
 ) -> ServiceAccount:
     """A CI identity: its own inactive-password user, limited to ``teams``."""
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators create service accounts.")
+    require(actor, Verb.MANAGE_ACCOUNTS, refusal="Only administrators create service accounts.")
     if User.objects.filter(username=f"sa-{name}").exists():
         raise Conflict(f"A user named sa-{name} already exists.")
     user = User(username=f"sa-{name}", is_active=True)
@@ -74,8 +74,7 @@ def api_token_issue(
     pipeline reports an expired token without editing the database; the audit event
     records that it was issued expired. Without it a past expiry is refused.
     """
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators issue tokens.")
+    require(actor, Verb.MANAGE_ACCOUNTS, refusal="Only administrators issue tokens.")
     bad = set(scopes) - set(TokenScope.values)
     if bad or not scopes:
         raise InvalidInput(f"Scopes must be a non-empty subset of {', '.join(TokenScope.values)}.")
@@ -117,8 +116,7 @@ def api_token_issue(
 @transaction.atomic
 def api_token_revoke(*, actor: Any, token: ApiToken | int) -> ApiToken:
     """Revoke at once: the next request with this token is a 401."""
-    if not getattr(actor, "is_superuser", False):
-        raise NotPermitted("Only administrators revoke tokens.")
+    require(actor, Verb.MANAGE_ACCOUNTS, refusal="Only administrators revoke tokens.")
     pk = token.pk if isinstance(token, ApiToken) else token
     locked = ApiToken.objects.select_for_update().get(pk=pk)
     if locked.revoked_at is None:

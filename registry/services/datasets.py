@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions
+from core.errors import Conflict, IllegalTransition, InvalidInput
+from core.permissions import Verb, require
 from registry.choices import DatasetUse, VersionState
 from registry.models import Dataset, DatasetVersion, ModelVersion, VersionDataset
 from registry.services.versions import _validation_to_invalid, lock_version
@@ -43,8 +43,7 @@ def version_dataset_link(
         raise InvalidInput("The dataset window must start before it ends.")
     locked = lock_version(version)
     team = locked.registered_model.team
-    if not permissions.can_register_for_team(actor, team):
-        raise NotPermitted("You may not describe this team's versions.")
+    require(actor, Verb.REGISTER, team, refusal="You may not describe this team's versions.")
     if locked.state != VersionState.DRAFT:
         raise IllegalTransition(
             f"Datasets are attested while a version is draft, not {locked.state}."

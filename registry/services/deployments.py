@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions
+from core.errors import IllegalTransition, InvalidInput
+from core.permissions import Verb, require
 from registry.choices import VersionState
 from registry.models import Deployment, ModelVersion
 from registry.services.versions import _validation_to_invalid, lock_version
@@ -36,8 +36,12 @@ def deployment_record(
     """
     locked = lock_version(version)
     team = locked.registered_model.team
-    if not permissions.can_register_for_team(actor, team):
-        raise NotPermitted("You may not record deployments for this team's versions.")
+    require(
+        actor,
+        Verb.REGISTER,
+        team,
+        refusal="You may not record deployments for this team's versions.",
+    )
     if locked.state != VersionState.APPROVED:
         raise IllegalTransition(
             f"Only approved versions may be deployed; this version is {locked.state}."
@@ -88,8 +92,12 @@ def deployment_end(*, actor: Any, deployment: Deployment | int, ended_at: dateti
         .get(pk=pk)
     )
     team = locked.version.registered_model.team
-    if not permissions.can_register_for_team(actor, team):
-        raise NotPermitted("You may not change deployments of this team's versions.")
+    require(
+        actor,
+        Verb.REGISTER,
+        team,
+        refusal="You may not change deployments of this team's versions.",
+    )
     if locked.ended_at is not None:
         raise IllegalTransition("This deployment has already ended.")
     if ended_at <= locked.started_at:

@@ -14,8 +14,8 @@ from django.db import transaction
 
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import DomainError, IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions
+from core.errors import DomainError, IllegalTransition, InvalidInput
+from core.permissions import Verb, require
 from registry.choices import EvidenceKind, VersionState
 from registry.models import Evidence, ModelVersion
 from registry.services.versions import lock_version
@@ -79,8 +79,9 @@ def evidence_attach(
         raise InvalidInput("The declared sha256 must be 64 lowercase hex characters.")
     locked = lock_version(version)
     team = locked.registered_model.team
-    if not permissions.can_register_for_team(actor, team):
-        raise NotPermitted("You may not attach evidence to this team's versions.")
+    require(
+        actor, Verb.REGISTER, team, refusal="You may not attach evidence to this team's versions."
+    )
     if locked.state not in EVIDENCE_OPEN_STATES:
         raise IllegalTransition(f"Evidence cannot be added to a {locked.state} version.")
     key, sha256, size = _store(content, limit=max_evidence_bytes())

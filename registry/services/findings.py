@@ -10,8 +10,8 @@ from django.db import transaction
 
 from audit.services import record
 from audit.verbs import AuditVerb
-from core.errors import InvalidInput, NotPermitted
-from registry import permissions
+from core.errors import InvalidInput
+from core.permissions import Verb, require
 from registry.choices import FindingStatus, Severity, VexJustification
 from registry.models import FindingTriage, VulnerabilityFinding
 from registry.services.versions import lock_version
@@ -41,8 +41,7 @@ def finding_triage(
         raise InvalidInput("No such finding.") from exc
     version = lock_version(target.evidence.version_id)
     team = version.registered_model.team
-    if not permissions.can_triage_findings(actor, team):
-        raise NotPermitted("Only the team's security approvers may triage its findings.")
+    require(actor, Verb.TRIAGE, team)
     errors = _verdict_errors(status=status, severity=severity, justification=justification)
     if not note.strip():
         errors["note"] = ["Say why (the advisory read, the reasoning, the evidence)."]

@@ -19,8 +19,9 @@ from django_fsm import TransitionNotAllowed
 
 from audit.services import actor_label_for, record
 from audit.verbs import AuditVerb
-from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions, semver
+from core.errors import Conflict, IllegalTransition, InvalidInput
+from core.permissions import Verb, allowed, require
+from registry import semver
 from registry.metadata import VERSION_METADATA_FIELDS
 from registry.models import Deployment, ModelVersion, RegisteredModel, Team
 
@@ -53,8 +54,7 @@ def registered_model_upsert(
     description: str = "",
 ) -> tuple[RegisteredModel, bool]:
     """Create a registered model, or update its metadata. The kind never changes."""
-    if not permissions.can_register_for_team(actor, team):
-        raise NotPermitted("You may not register models for this team.")
+    require(actor, Verb.REGISTER, team, refusal="You may not register models for this team.")
     existing = RegisteredModel.objects.select_for_update().filter(team=team, name=name).first()
     if existing is not None and existing.kind != kind:
         raise Conflict(
@@ -117,8 +117,12 @@ def version_register(
     unknown = set(metadata) - set(VERSION_METADATA_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.")
-    if not permissions.can_register_for_team(actor, registered_model.team):
-        raise NotPermitted("You may not register versions for this team.")
+    require(
+        actor,
+        Verb.REGISTER,
+        registered_model.team,
+        refusal="You may not register versions for this team.",
+    )
     try:
         parsed = semver.parse(version)
     except semver.InvalidVersion as exc:
@@ -140,7 +144,7 @@ def version_register(
     if (
         base is not None
         and base.registered_model.team_id != registered_model.team_id
-        and not permissions.can_view_team(actor, base.registered_model.team)
+        and not allowed(actor, Verb.READ, base.registered_model.team)
     ):
         raise InvalidInput("The base model version does not exist.")
     try:
@@ -295,14 +299,6 @@ def version_approve(
     )
 
 
-def _require_manager(actor: Any, version: ModelVersion) -> None:
-    team = version.registered_model.team
-    if not (permissions.can_manage_team(actor, team) or getattr(actor, "is_superuser", False)):
-        raise NotPermitted(
-            "Only the team's governance managers may change this version's lifecycle."
-        )
-
-
 @transaction.atomic
 def version_deprecate(
     *, actor: Any, version: ModelVersion | int, reason: str, via: str | None = None
@@ -316,7 +312,7 @@ def version_deprecate(
         raise InvalidInput("A reason is required to deprecate a version.")
     locked = lock_version(version)
     if actor is not None:
-        _require_manager(actor, locked)
+        require(actor, Verb.DEPRECATE, locked)
     return _transition_version(
         actor=actor, via=via, version=locked, transition="deprecate", reason=reason
     )
@@ -346,7 +342,7 @@ def version_retire(
     now = now or timezone.now()
     locked = lock_version(version)
     if actor is not None:
-        _require_manager(actor, locked)
+        require(actor, Verb.RETIRE, locked)
     serving = list(
         Deployment.objects.select_for_update(of=("self",))
         .filter(version=locked, ended_at__isnull=True)

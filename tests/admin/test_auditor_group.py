@@ -12,9 +12,9 @@ from django.test import Client
 
 from approvals import services
 from approvals.apps import AUDITOR_APP_LABELS, AUDITOR_GROUP
+from approvals.choices import ApproverRole
+from core import permissions
 from core.errors import NotPermitted
-from registry import permissions
-from registry.choices import ApproverRole
 from tests.approvals.factories import governance_row_counts, request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, UserFactory
 
@@ -77,7 +77,7 @@ def test_an_auditor_opens_every_admin_changelist():
 
 def test_an_auditor_sees_every_team_in_the_registry():
     first, second = TeamFactory(), TeamFactory()
-    assert set(permissions.teams_visible_to(auditor())) >= {first, second}
+    assert set(permissions.teams_for(auditor())) >= {first, second}
 
 
 def test_an_auditor_opens_a_policy_read_only_and_is_refused_adding_or_changing_it(
@@ -113,7 +113,10 @@ def test_an_auditor_cannot_sign_for_any_role():
     before = governance_row_counts()
 
     # Then the group grants no signing role on the team
-    assert not any(permissions.can_sign_for_role(person, team, r) for r in ApproverRole.values)
+    assert not any(
+        permissions.allowed(person, permissions.Verb.SIGN, team, role=r)
+        for r in ApproverRole.values
+    )
 
     # And every sign-off the auditor attempts is refused, with nothing written
     for role in request.policy_snapshot["required_roles"]:

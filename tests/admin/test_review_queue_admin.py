@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from approvals import selectors, services
-from registry import permissions
+from core import permissions
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import TeamFactory, UserFactory, approver
 
@@ -26,7 +26,7 @@ def test_my_queue_lists_requests_awaiting_my_role_expedited_first_and_flags_over
     second = request_in_review(registered_model__team=team)
     request_in_review(registered_model__team=TeamFactory())
     manager = UserFactory()
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     services.promotion_request_expedite(actor=manager, request=second, reason="launch day")
     reviewer = approver(team, "security")
     client = Client()

@@ -6,8 +6,9 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
+from core import permissions
 from core.errors import NotPermitted
-from registry import permissions, services
+from registry import services
 from tests.registry.factories import TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,24 +30,24 @@ def test_an_administrator_grants_and_revokes_a_signing_role_and_both_are_audited
     # When the administrator grants the platform approver role
     response = client.post(
         f"/admin/registry/team/{team.pk}/grant_role/",
-        {"user": person.pk, "role": "registry.sign_as_platform"},
+        {"user": person.pk, "role": "approvals.sign_as_platform"},
     )
 
     # Then the person may sign for the team, and the grant is in the audit trail
     assert response.status_code == 302
-    assert permissions.can_sign_for_role(person, team, "platform")
+    assert permissions.allowed(person, permissions.Verb.SIGN, team, role="platform")
     granted = AuditEvent.objects.get(verb="team.role_granted")
     assert (granted.actor, granted.team_id) == (admin, team.pk)
-    assert granted.data == {"user": person.username, "permission": "registry.sign_as_platform"}
+    assert granted.data == {"user": person.username, "permission": "approvals.sign_as_platform"}
 
     # When it is revoked
     client.post(
         f"/admin/registry/team/{team.pk}/revoke_role/",
-        {"user": person.pk, "role": "registry.sign_as_platform"},
+        {"user": person.pk, "role": "approvals.sign_as_platform"},
     )
 
     # Then the person can no longer sign, and the revocation is audited too
-    assert not permissions.can_sign_for_role(person, team, "platform")
+    assert not permissions.allowed(person, permissions.Verb.SIGN, team, role="platform")
     assert AuditEvent.objects.filter(verb="team.role_revoked").count() == 1
 
 
@@ -54,10 +55,10 @@ def test_granting_a_role_someone_already_holds_changes_nothing():
     admin, _ = _admin_client()
     team, person = TeamFactory(), UserFactory()
     assert services.team_role_grant(
-        actor=admin, user=person, permission="registry.sign_as_security", team=team
+        actor=admin, user=person, permission="approvals.sign_as_security", team=team
     )
     assert not services.team_role_grant(
-        actor=admin, user=person, permission="registry.sign_as_security", team=team
+        actor=admin, user=person, permission="approvals.sign_as_security", team=team
     )
     assert AuditEvent.objects.filter(verb="team.role_granted").count() == 1
 
@@ -65,10 +66,10 @@ def test_granting_a_role_someone_already_holds_changes_nothing():
 def test_a_non_administrator_cannot_grant_roles_and_nothing_changes():
     team, person = TeamFactory(), UserFactory()
     manager = UserFactory()
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     with pytest.raises(NotPermitted):
         services.team_role_grant(
-            actor=manager, user=person, permission="registry.sign_as_platform", team=team
+            actor=manager, user=person, permission="approvals.sign_as_platform", team=team
         )
-    assert not permissions.can_sign_for_role(person, team, "platform")
+    assert not permissions.allowed(person, permissions.Verb.SIGN, team, role="platform")
     assert AuditEvent.objects.count() == 0

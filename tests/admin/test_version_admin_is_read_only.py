@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from audit.models import AuditEvent
-from registry import permissions
+from core import permissions
 from tests.registry.factories import ModelVersionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def _manager_of(team):
     manager = UserFactory()
     manager.user_permissions.add(*Permission.objects.filter(codename="view_modelversion"))
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     return manager
 
 

@@ -17,10 +17,11 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from approvals.choices import ApproverRole
 from approvals.models import GovernancePolicy, PromotionRequest
 from audit.models import AuditEvent
-from registry import permissions
-from registry.choices import ApproverRole, TokenScope
+from core import permissions
+from registry.choices import TokenScope
 from registry.models import (
     ApiToken,
     Deployment,
@@ -170,13 +171,13 @@ def build_world() -> World:
     users = world.users
     users["no_permission"] = UserFactory(username="nobody")
     users["viewer"] = UserFactory(username="viewer")
-    permissions.grant_team_permission(users["viewer"], "registry.view_team_registry", team_a)
+    permissions.grant_team_role(users["viewer"], "registry.view_team_registry", team_a)
     users["registrar"] = UserFactory(username="registrar")
-    permissions.grant_team_permission(users["registrar"], "registry.register_versions", team_a)
+    permissions.grant_team_role(users["registrar"], "registry.register_versions", team_a)
     for role in ApproverRole.values:
         users[f"approver_{role}"] = approver(team_a, role, username=f"approver-{role}")
     users["manager"] = UserFactory(username="manager")
-    permissions.grant_team_permission(users["manager"], "registry.manage_governance", team_a)
+    permissions.grant_team_role(users["manager"], "registry.manage_governance", team_a)
     users["auditor"] = UserFactory(username="auditor")
     _grant_global(users["auditor"], "view_team_registry")
     # Global grants of every permission except "view": guardian would let them expose every
@@ -188,7 +189,7 @@ def build_world() -> World:
     users["superuser"] = UserFactory(username="root", is_superuser=True)
     users["team_b_person"] = UserFactory(username="beta-person")
     for name in ("view_team_registry", "register_versions", "manage_governance"):
-        permissions.grant_team_permission(users["team_b_person"], f"registry.{name}", team_b)
+        permissions.grant_team_role(users["team_b_person"], f"registry.{name}", team_b)
     admin = users["superuser"]
     _, world.tokens["ci_a"] = service_account_with_token(teams=[team_a], admin=admin)
     _, world.tokens["ci_a_read"] = service_account_with_token(

@@ -20,7 +20,7 @@ from tests.api.helpers import APPROVER_CALLERS, CALLERS, World, assert_problem
 
 pytestmark = pytest.mark.django_db
 
-# Who sees team A's registry, and who does not (see registry.permissions.teams_visible_to).
+# Who sees team A's registry, and who does not (see core.permissions.team_q).
 PEOPLE_WHO_SEE_A = ("viewer", *APPROVER_CALLERS, "manager", "auditor", "superuser")
 WRITERS_FOR_A = ("registrar", "ci_a")
 BLIND_TO_A = ("no_permission", "global_only", "team_b_person", "ci_b")

@@ -14,7 +14,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from registry import permissions, services
+from core import permissions
+from registry import services
 from registry.choices import TokenScope
 from registry.models import ApiToken
 from tests.api.helpers import assert_problem, governance_snapshot
@@ -138,7 +139,7 @@ def test_a_malformed_or_unknown_authorization_header_is_a_401_problem_with_a_cha
 def test_a_token_does_not_authenticate_as_a_session_or_the_other_way_round(team, api_client):
     # Given a person with a session and a service account with a token, on the same team
     person = UserFactory()
-    permissions.grant_team_permission(person, "registry.view_team_registry", team)
+    permissions.grant_team_role(person, "registry.view_team_registry", team)
     _, raw = service_account_with_token(teams=[team])
 
     # When each calls the API its own way

@@ -10,11 +10,10 @@ from django.contrib.auth.models import Permission
 from django.http import QueryDict
 from django.test import Client
 
-from approvals.choices import ALWAYS_CRITICAL_CHECKS, CheckName
+from approvals.choices import ALWAYS_CRITICAL_CHECKS, ApproverRole, CheckName
 from approvals.forms import PolicyEditor
 from approvals.models import GovernancePolicy
 from audit.models import AuditEvent
-from registry.choices import ApproverRole
 from tests.registry.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

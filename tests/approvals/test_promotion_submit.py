@@ -10,8 +10,8 @@ from django.db import transaction
 from approvals import services
 from approvals.models import CheckResult, GovernancePolicy, PromotionRequest
 from audit.models import AuditEvent
+from core import permissions
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
-from registry import permissions
 from registry.choices import DatasetUse, ModelKind
 from registry.models import ModelVersion
 from tests.approvals.factories import attach_passing_evidence, governance_row_counts, run_checks
@@ -49,7 +49,7 @@ def submit(actor, version, **kwargs) -> PromotionRequest:
         if (
             version.state == "draft"
             and not version.evidence.exists()
-            and permissions.can_register_for_team(actor, version.registered_model.team)
+            and permissions.allowed(actor, permissions.Verb.REGISTER, version.registered_model.team)
         ):
             attach_passing_evidence(version)
         request = services.promotion_request_submit(actor=actor, version=version, **kwargs)
@@ -78,8 +78,9 @@ def test_a_version_passing_the_baseline_checks_enters_review_and_becomes_candida
     assert ModelVersion.objects.get(pk=version.pk).state == "candidate"
     assert checks_of(request) == {"metadata_complete": True, "rollback_target": True}
     assert request.policy_snapshot == GovernancePolicy.objects.get(is_default=True).snapshot()
-    assert list(AuditEvent.objects.order_by("id").values_list("verb", flat=True))[-3:] == [
+    assert list(AuditEvent.objects.order_by("id").values_list("verb", flat=True))[-4:] == [
         "promotion.submitted",
+        "promotion.checks_started",
         "promotion.checked",
         "version.marked_candidate",
     ]

@@ -9,7 +9,7 @@ import pytest
 from approvals import services
 from approvals.tasks import retire_after_grace
 from audit.models import AuditEvent
-from registry import permissions
+from core import permissions
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, UserFactory, approver
 
@@ -23,7 +23,7 @@ def _approved_then_deprecated(team, grace_days: int):
             actor=approver(team, role), request=request, role=role, password=PASSWORD
         )
     manager = UserFactory()
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     version = services.version_deprecate(actor=manager, version=request.version, reason="replaced")
     request.refresh_from_db()
     assert request.policy_snapshot["retirement_grace_days"] == grace_days

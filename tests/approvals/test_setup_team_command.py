@@ -16,7 +16,7 @@ from approvals.apps import BOARD_GROUP, BOARD_VIEW_PERMISSIONS, MANAGER_GROUP
 from approvals.models import GovernancePolicy
 from approvals.services import policy_for_version
 from audit.models import AuditEvent
-from registry import permissions
+from core import permissions
 from registry.models import ApiToken, ServiceAccount, Team
 from registry.services import hash_token, service_account_create
 from tests.registry.factories import ModelVersionFactory, UserFactory
@@ -74,12 +74,12 @@ def test_a_three_role_board_is_set_up_in_one_command(admin_user):
     team = Team.objects.get(slug="assistants")
     assert team.name == "Assistants platform"
     people = {u.username: u for u in User.objects.filter(username__in=["alice", "bob", "sam"])}
-    assert permissions.signing_roles_for(people["alice"], team) == ["platform"]
-    assert permissions.signing_roles_for(people["bob"], team) == ["product"]
-    assert permissions.signing_roles_for(people["sam"], team) == ["security"]
+    assert permissions.roles_held(people["alice"], team) == ["platform"]
+    assert permissions.roles_held(people["bob"], team) == ["product"]
+    assert permissions.roles_held(people["sam"], team) == ["security"]
     carol = User.objects.get(username="carol")
-    assert permissions.can_manage_team(carol, team)
-    assert permissions.signing_roles_for(carol, team) == []
+    assert permissions.holds_team_role(carol, permissions.MANAGE, team)
+    assert permissions.roles_held(carol, team) == []
 
     # And the new people got a password printed once, which works
     password = re.search(r"User alice created\. Password \(shown once\): (\S+)", out).group(1)
@@ -162,9 +162,7 @@ def test_running_it_with_another_member_and_template_adds_only_what_is_missing(a
     # Then the new member holds their role, no second token is issued, and the policy is
     # the next version with the seeded runbook's roles and steps
     team = Team.objects.get(slug="assistants")
-    assert permissions.signing_roles_for(User.objects.get(username="dora"), team) == [
-        "data_governance"
-    ]
+    assert permissions.roles_held(User.objects.get(username="dora"), team) == ["data_governance"]
     assert ApiToken.objects.count() == tokens
     policy.refresh_from_db()
     runbook = GovernancePolicy.objects.get(name="default", is_active=True)

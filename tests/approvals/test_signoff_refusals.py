@@ -10,8 +10,8 @@ from django.test import Client
 from approvals import services
 from approvals.models import PromotionRequest, SignOff
 from audit.models import AuditEvent
+from core import permissions
 from core.errors import Conflict, IllegalTransition, NotPermitted
-from registry import permissions
 from registry.models import ModelVersion
 from tests.approvals.factories import (
     attach_passing_evidence,
@@ -166,11 +166,11 @@ def test_a_superuser_without_the_object_permission_cannot_sign(team, review):
 
 
 def test_a_global_signing_permission_does_not_let_anyone_sign(team, review):
-    # Given a user holding only the global (model-level) registry.sign_as_platform
+    # Given a user holding only the global (model-level) approvals.sign_as_platform
     holder = UserFactory()
     holder.user_permissions.add(Permission.objects.get(codename="sign_as_platform"))
     holder = type(holder).objects.get(pk=holder.pk)  # fresh permission cache
-    assert holder.has_perm("registry.sign_as_platform")
+    assert holder.has_perm("approvals.sign_as_platform")
     before = snapshot(review)
 
     # When they sign as platform
@@ -236,7 +236,7 @@ def test_a_service_account_cannot_sign_even_with_the_role_and_a_password(team, r
     # Given the team's CI user, wrongly granted the platform role and given a password
     account, _ = service_account_with_token(teams=[team])
     ci_user = account.user
-    permissions.grant_team_permission(ci_user, "registry.sign_as_platform", team)
+    permissions.grant_team_role(ci_user, "approvals.sign_as_platform", team)
     ci_user.set_password(PASSWORD)
     ci_user.save()
     before = snapshot(review)

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from approvals import selectors, services, sla
 from audit.models import AuditEvent
+from core import permissions
 from core.errors import Conflict, IllegalTransition, NotPermitted
-from registry import permissions
 from tests.approvals.factories import governance_row_counts, request_in_review
 from tests.registry.factories import TeamFactory, UserFactory, approver
 
@@ -51,7 +51,7 @@ def test_a_governance_manager_expedites_a_request_its_due_date_moves_earlier_and
     team = TeamFactory()
     request = request_in_review(registered_model__team=team)
     manager = UserFactory()
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     due_before = request.due_at
 
     # When the manager expedites it
@@ -84,7 +84,7 @@ def test_only_the_team_s_governance_manager_may_expedite(who):
         actor = UserFactory(is_superuser=True)
     else:
         actor = UserFactory()
-        permissions.grant_team_permission(actor, "registry.manage_governance", TeamFactory())
+        permissions.grant_team_role(actor, "registry.manage_governance", TeamFactory())
     before = governance_row_counts()
     with pytest.raises(NotPermitted):
         services.promotion_request_expedite(actor=actor, request=request, reason="please")
@@ -98,7 +98,7 @@ def test_a_closed_request_cannot_be_expedited():
     team = TeamFactory()
     request = request_in_review(registered_model__team=team)
     manager = UserFactory()
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     services.promotion_request_withdraw(actor=manager, request=request)
     with pytest.raises(IllegalTransition):
         services.promotion_request_expedite(actor=manager, request=request, reason="late")
@@ -111,7 +111,7 @@ def test_the_review_queue_puts_expedited_requests_first_and_flags_overdue_ones(m
     first = request_in_review(registered_model__team=team)
     second = request_in_review(registered_model__team=team)
     manager = UserFactory()
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
     services.promotion_request_expedite(actor=manager, request=second, reason="launch")
     reviewer = approver(team, "platform")
 

@@ -64,8 +64,8 @@ from approvals.models import (
     WebhookEndpoint,
 )
 from audit.models import AuditEvent
+from core import permissions
 from core.errors import Conflict, DomainError, NotPermitted
-from registry import permissions
 from registry import services as registry_services
 from registry.models import (
     Evidence,
@@ -134,16 +134,13 @@ def _pairs(*names: str) -> set[tuple[str, str]]:
     return {(s, t) for n, s, t in REQUEST_TRANSITIONS if n in names}
 
 
-def _then(first: set[tuple[str, str]], second: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    return {(a, c) for a, b in first for b2, c in second if b == b2}
-
-
 _FINISH_CHECKS = _pairs("enter_review", "request_changes")
-# What one audit event of each verb may say a request went through: a declared pair, or
-# a chain of them inside one service (the check run goes through ``checking``).
+# What one audit event of each verb may say a request went through: a declared pair. A
+# check run commits ``checking`` before its checks run (its own event), and its results
+# later, from ``checking``.
 REQUEST_EVENT_PAIRS: dict[str, set[tuple[str, str]]] = {
-    "promotion.checked": _then(_pairs("start_checks", "restart_checks"), _FINISH_CHECKS)
-    | {p for p in _FINISH_CHECKS if p[0] == "checking"},
+    "promotion.checks_started": _pairs("start_checks", "restart_checks"),
+    "promotion.checked": _FINISH_CHECKS,
     "promotion.recheck_requested": _pairs("restart_checks") | {(s, s) for s in OPEN_REQUEST_STATES},
     "promotion.withdrawn": _pairs("withdraw"),
     "promotion.rejected": _pairs("reject"),
@@ -196,7 +193,7 @@ def con3_world(db, settings, tmp_path):
     policy.metric_thresholds = {"quality": {"min": 0.85}}
     policy.save()
     registrar = approver(team, "security", username="con3-registrar")
-    permissions.grant_team_permission(registrar, "registry.register_versions", team)
+    permissions.grant_team_role(registrar, "registry.register_versions", team)
     people = {
         "ci": ci_user(team),
         "platform": approver(team, "platform", username="con3-platform"),
@@ -211,7 +208,7 @@ def con3_world(db, settings, tmp_path):
         "admin": UserFactory(username="con3-admin", is_superuser=True),
         "outsider": approver(other, *BOARD, username="con3-outsider"),
     }
-    permissions.grant_team_permission(people["outsider"], "registry.manage_governance", other)
+    permissions.grant_team_role(people["outsider"], "registry.manage_governance", other)
     endpoints = [
         WebhookEndpoint.objects.create(name="all", url="http://127.0.0.1:9/", secret="s1"),
         WebhookEndpoint.objects.create(
@@ -275,11 +272,11 @@ UPLOADS = (
     "sbom",
 )
 ROLE_PERMISSIONS = (
-    ("platform", "registry.sign_as_platform"),
-    ("product", "registry.sign_as_product"),
-    ("security", "registry.sign_as_security"),
-    ("dual", "registry.sign_as_product"),
-    ("registrar", "registry.sign_as_security"),
+    ("platform", "approvals.sign_as_platform"),
+    ("product", "approvals.sign_as_product"),
+    ("security", "approvals.sign_as_security"),
+    ("dual", "approvals.sign_as_product"),
+    ("registrar", "approvals.sign_as_security"),
     ("manager", "registry.manage_governance"),
 )
 
@@ -576,7 +573,7 @@ class GovernanceMachine(RuleBasedStateMachine):
             must_refuse.append("the requester signs their own request")
         if any(s.role != role for s in mine):
             must_refuse.append("one person signs a second role")
-        if not permissions.can_sign_for_role(signer, team, role):
+        if not permissions.allowed(signer, permissions.Verb.SIGN, team, role=role):
             must_refuse.append(f"{who} does not hold the {role} role")
         if request.state != "in_review":
             must_refuse.append(f"the request is {request.state}")

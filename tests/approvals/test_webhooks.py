@@ -16,7 +16,7 @@ from approvals import services
 from approvals.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from approvals.tasks import deliver_webhook
 from audit.models import AuditEvent
-from registry import permissions
+from core import permissions
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, approver
 
@@ -165,7 +165,7 @@ def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
             actor=approver(team, role), request=request, role=role, password=PASSWORD
         )
     manager = approver(team)
-    permissions.grant_team_permission(manager, "registry.manage_governance", team)
+    permissions.grant_team_role(manager, "registry.manage_governance", team)
 
     # When a manager deprecates it and the dispatcher runs
     services.version_deprecate(actor=manager, version=request.version, reason="replaced by 2.0.0")

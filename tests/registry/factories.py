@@ -9,7 +9,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from registry import permissions, semver, services
+from core import permissions
+from registry import semver, services
 from registry.choices import DatasetUse, ModelKind, TokenScope
 from registry.models import (
     Dataset,
@@ -159,18 +160,19 @@ def approver(team: Team, *roles: str, **kwargs) -> User:
     user = UserFactory(**kwargs)
     user.user_permissions.add(*Permission.objects.filter(codename__in=BOARD_VIEW_PERMISSIONS))
     for role in roles:
-        permissions.grant_team_permission(user, permissions.signing_permission(role), team)
+        permissions.grant_team_role(user, permissions.role_permission(role), team)
     return user
 
 
 def team_member(team: Team, *permission_names: str, **kwargs) -> User:
     """A person holding the given team object permissions (e.g. ``"manage_governance"``)."""
     user = UserFactory(**kwargs)
+    roles = {role.partition(".")[2]: role for role in permissions.team_roles()}
     for name in permission_names:
-        permissions.grant_team_permission(user, f"registry.{name}", team)
+        permissions.grant_team_role(user, roles[name], team)
     return user
 
 
 def manager(team: Team, **kwargs) -> User:
-    """A governance manager of ``team`` (object permission ``registry.manage_governance``)."""
+    """A governance manager of ``team`` (team role ``registry.manage_governance``)."""
     return team_member(team, "manage_governance", **kwargs)

@@ -32,7 +32,7 @@ def test_an_sso_user_signs_off_only_after_a_fresh_idp_sign_in(
     request = request_in_review()
     team = request.version.registered_model.team
     GroupRoleMapping.objects.create(
-        idp_group="gov-security", team=team, permission="registry.sign_as_security"
+        idp_group="gov-security", team=team, permission="approvals.sign_as_security"
     )
     sso_login(govboard, oidc_provider, "kate")
     sign_page = f"/admin/approvals/promotionrequest/{request.pk}/sign/"

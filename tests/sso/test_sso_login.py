@@ -11,7 +11,8 @@ from django.contrib.auth.models import Group
 
 from approvals.apps import BOARD_GROUP, MANAGER_GROUP
 from audit.models import AuditEvent
-from registry import permissions, services
+from core import permissions
+from registry import services
 from sso.models import GroupRoleMapping, SsoIdentity, SsoRoleGrant
 from tests.registry.factories import TeamFactory, UserFactory
 from tests.sso.conftest import back_to_govboard, sso_login
@@ -30,7 +31,7 @@ def mappings(team):
     """gov-security → security approver, gov-managers → governance manager."""
     return [
         GroupRoleMapping.objects.create(
-            idp_group="gov-security", team=team, permission="registry.sign_as_security"
+            idp_group="gov-security", team=team, permission="approvals.sign_as_security"
         ),
         GroupRoleMapping.objects.create(
             idp_group="gov-managers", team=team, permission="registry.manage_governance"
@@ -68,11 +69,11 @@ def test_login_through_the_provider_maps_groups_to_audited_team_roles(
     assert user.email == "alice@idp.example.test"
 
     # And she holds exactly the mapped guardian object permissions on the team
-    assert permissions.can_sign_for_role(user, team, "security")
-    assert permissions.can_manage_team(user, team)
-    assert permissions.signing_roles_for(user, team) == ["security"]
+    assert permissions.allowed(user, permissions.Verb.SIGN, team, role="security")
+    assert permissions.holds_team_role(user, permissions.MANAGE, team)
+    assert permissions.roles_held(user, team) == ["security"]
     assert set(SsoRoleGrant.objects.filter(user=user).values_list("permission", "idp_group")) == {
-        ("registry.sign_as_security", "gov-security"),
+        ("approvals.sign_as_security", "gov-security"),
         ("registry.manage_governance", "gov-managers"),
     }
     # And in the Board members and Governance managers groups
@@ -82,7 +83,7 @@ def test_login_through_the_provider_maps_groups_to_audited_team_roles(
     grants = AuditEvent.objects.filter(verb="team.role_granted").order_by("id")
     assert [(e.actor_id, e.actor_label, e.team_id, e.data) for e in grants] == [
         (None, "user:system:sso", team.pk, {"user": "alice", "permission": permission})
-        for permission in ["registry.manage_governance", "registry.sign_as_security"]
+        for permission in ["registry.manage_governance", "approvals.sign_as_security"]
     ]
     reasons = AuditEvent.objects.filter(verb="sso.role_granted").order_by("id")
     assert [(e.actor_label, e.data["idp_group"], e.data["reason"]) for e in reasons] == [
@@ -105,7 +106,7 @@ def test_login_through_the_provider_maps_groups_to_audited_team_roles(
     )
     assert login.data["roles_granted"] == [
         "registry.manage_governance@assistants",
-        "registry.sign_as_security@assistants",
+        "approvals.sign_as_security@assistants",
     ]
 
 
@@ -115,7 +116,7 @@ def test_a_user_removed_from_a_group_loses_the_role_at_next_login(
     # Given carol signed in once as security approver and governance manager
     sso_login(govboard, oidc_provider, "carol")
     user = User.objects.get(username="carol")
-    assert permissions.can_manage_team(user, team)
+    assert permissions.holds_team_role(user, permissions.MANAGE, team)
 
     # When the IdP takes her out of gov-managers and she signs in again
     oidc_provider.remove_from_group("carol", "gov-managers")
@@ -124,8 +125,8 @@ def test_a_user_removed_from_a_group_loses_the_role_at_next_login(
 
     # Then the manager role is gone (audited), the signing role stays, she is the same user
     assert User.objects.filter(username__startswith="carol").count() == 1
-    assert not permissions.can_manage_team(user, team)
-    assert permissions.can_sign_for_role(user, team, "security")
+    assert not permissions.holds_team_role(user, permissions.MANAGE, team)
+    assert permissions.allowed(user, permissions.Verb.SIGN, team, role="security")
     revoked = AuditEvent.objects.get(verb="team.role_revoked")
     assert (revoked.actor_label, revoked.data) == (
         "user:system:sso",
@@ -135,7 +136,7 @@ def test_a_user_removed_from_a_group_loses_the_role_at_next_login(
     assert reason.data["idp_group"] == "gov-managers"
     assert set(user.groups.values_list("name", flat=True)) == {BOARD_GROUP}
     assert list(SsoRoleGrant.objects.filter(user=user).values_list("permission", flat=True)) == [
-        "registry.sign_as_security"
+        "approvals.sign_as_security"
     ]
 
 
@@ -158,8 +159,8 @@ def test_a_manual_grant_is_never_removed_by_sso(
     sso_login(govboard, oidc_provider, "dave")
 
     # Then SSO removed only its own grant
-    assert not permissions.can_sign_for_role(user, team, "security")
-    assert permissions.can_manage_team(user, team)
+    assert not permissions.allowed(user, permissions.Verb.SIGN, team, role="security")
+    assert permissions.holds_team_role(user, permissions.MANAGE, team)
     assert not SsoRoleGrant.objects.filter(user=user).exists()
 
 
@@ -188,10 +189,10 @@ def test_deleting_a_mapping_in_the_admin_revokes_its_roles_at_once(
         {
             "idp_group": "gov-security",
             "team": "assistants",
-            "permission": "registry.sign_as_security",
+            "permission": "approvals.sign_as_security",
         },
     )
-    assert not permissions.can_sign_for_role(user, team, "security")
+    assert not permissions.allowed(user, permissions.Verb.SIGN, team, role="security")
     assert not user.groups.filter(name=BOARD_GROUP).exists()
 
 
@@ -201,19 +202,19 @@ def test_a_mapping_added_in_the_admin_applies_to_known_members(
     # Given grace (in gov-platform) signed in while nothing was mapped
     sso_login(govboard, oidc_provider, "grace")
     user = User.objects.get(username="grace")
-    assert permissions.signing_roles_for(user, team) == []
+    assert permissions.roles_held(user, team) == []
     admin_client = type(govboard)()
     admin_client.force_login(UserFactory(is_superuser=True))
 
     # When an administrator maps gov-platform to the platform approver role
     response = admin_client.post(
         "/admin/sso/grouprolemapping/add/",
-        {"idp_group": "gov-platform", "team": team.pk, "permission": "registry.sign_as_platform"},
+        {"idp_group": "gov-platform", "team": team.pk, "permission": "approvals.sign_as_platform"},
     )
 
     # Then grace holds it now, audited
     assert response.status_code == 302
-    assert permissions.signing_roles_for(user, team) == ["platform"]
+    assert permissions.roles_held(user, team) == ["platform"]
     assert AuditEvent.objects.filter(verb="sso.mapping_created").count() == 1
     assert AuditEvent.objects.filter(verb="team.role_granted").count() == 1
 

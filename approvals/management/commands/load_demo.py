@@ -42,6 +42,7 @@ from approvals.models import (
     TrustedSigningKey,
     WebhookEndpoint,
 )
+from core.permissions import MANAGE, REGISTER, VIEW, role_permission
 from registry import services as registry_services
 from registry.choices import DatasetUse, TokenScope
 from registry.models import (
@@ -57,19 +58,19 @@ from registry.models import (
 User = get_user_model()
 
 PEOPLE = {
-    # username: (description, team permissions, groups)
+    # username: (description, team roles, groups)
     "admin": ("administrator (superuser)", [], []),
-    "priya": ("platform approver", ["sign_as_platform"], [BOARD_GROUP]),
-    "omar": ("product approver", ["sign_as_product"], [BOARD_GROUP]),
-    "sofia": ("security approver", ["sign_as_security"], [BOARD_GROUP]),
+    "priya": ("platform approver", [role_permission("platform")], [BOARD_GROUP]),
+    "omar": ("product approver", [role_permission("product")], [BOARD_GROUP]),
+    "sofia": ("security approver", [role_permission("security")], [BOARD_GROUP]),
     "maria": (
         "governance manager",
-        ["manage_governance", "view_team_registry"],
+        [MANAGE, VIEW],
         [MANAGER_GROUP],
     ),
     "ada": ("auditor (read-only, every team)", [], [AUDITOR_GROUP]),
-    "oliver": ("model owner", ["register_versions", "view_team_registry"], [BOARD_GROUP]),
-    "bea": ("backup owner", ["view_team_registry"], [BOARD_GROUP]),
+    "oliver": ("model owner", [REGISTER, VIEW], [BOARD_GROUP]),
+    "bea": ("backup owner", [VIEW], [BOARD_GROUP]),
 }
 TEAMS = {"assistants": "Assistants platform", "vision": "Vision inspection"}
 
@@ -236,7 +237,7 @@ class Command(BaseCommand):
             for username, (_, perms, _) in PEOPLE.items():
                 for perm in perms:
                     registry_services.team_role_grant(
-                        actor=admin, user=people[username], permission=f"registry.{perm}", team=team
+                        actor=admin, user=people[username], permission=perm, team=team
                     )
         account = registry_services.service_account_create(
             actor=admin, name="ci-assistants", teams=list(teams.values())

@@ -32,13 +32,14 @@ from django.utils import timezone
 
 from approvals import services as approvals_services
 from approvals.apps import BOARD_GROUP, MANAGER_GROUP, ROLE_GROUPS, permissions_named
+from approvals.choices import ApproverRole
 from approvals.models import GovernancePolicy
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import DomainError
-from registry import permissions
+from core.permissions import role_permission
 from registry import services as registry_services
-from registry.choices import ApproverRole, TokenScope
+from registry.choices import TokenScope
 from registry.models import ServiceAccount, Team
 
 User = get_user_model()
@@ -171,7 +172,7 @@ class Command(BaseCommand):
             granted = registry_services.team_role_grant(
                 actor=actor,
                 user=users[username],
-                permission=permissions.signing_permission(role),
+                permission=role_permission(role),
                 team=team,
             )
             report.append(f"{username}: {role} approver{'' if granted else ' (already)'}")

@@ -1,170 +1,34 @@
-"""Approvals admin: the review pages board members use, with sign-off through the service."""
+"""The review pages board members use: sign-off, rejection, exceptions and expediting,
+each through its service."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.db.models import Count
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from approvals import permissions as approval_permissions
 from approvals import selectors, services
-from approvals.choices import CheckName, RequestState
-from approvals.forms import PolicyEditor
+from approvals.choices import ApproverRole, CheckName, RequestState
 from approvals.models import (
     CheckException,
     CheckResult,
     DecisionRecord,
-    GovernancePolicy,
     PromotionRequest,
     SignOff,
-    TrustedSigningKey,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
 )
 from core.admin_actions import (
     GovernanceHistoryAdmin,
     ServiceAction,
     ServiceActionAdminMixin,
-    reason_form,
 )
-from core.errors import DomainError
-from registry.admin import ModelVersionAdmin, RetireForm, can_manage_version, team_filter
-from registry.choices import ApproverRole, VersionState
+from core.admin_scoping import team_filter
+from core.permissions import Verb, roles_held, verbs_on_team
 from sso import conf as sso_conf
 from sso import reauth as sso_reauth
-
-
-@admin.register(GovernancePolicy)
-class GovernancePolicyAdmin(GovernanceHistoryAdmin):
-    """Policies are data: every save through the admin publishes the next version (the
-    history keeps the earlier ones; requests keep their snapshots).
-
-    Adding and editing use the policy editor (``approvals.forms.PolicyEditor``: roles and
-    quorums, runbook steps, checks, thresholds as rows, never JSON) and save through the
-    audited services. People who may only view get Django's read-only page.
-    """
-
-    list_display = [
-        "name",
-        "version",
-        "is_default",
-        "is_active",
-        "risk_ratings",
-        "team_slugs",
-        "approval_validity_days",
-        "created_at",
-    ]
-    list_filter = ["is_default", "is_active"]
-    search_fields = ["name"]
-    readonly_fields = ["version", "created_at"]
-    editor_template = "admin/approvals/governancepolicy/policy_form.html"
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if object_id is None:
-            if not self.has_add_permission(request):
-                return super().changeform_view(request, object_id, form_url, extra_context)
-            return self._editor_view(request, None)
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None or not self.has_change_permission(request, obj):
-            # Missing objects, view-only users and refused POSTs: Django's own answers
-            # (redirect with "does not exist", the read-only page, 403).
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        return self._editor_view(request, obj)
-
-    def _editor_view(self, request, obj: GovernancePolicy | None):
-        editor = PolicyEditor(data=request.POST if request.method == "POST" else None, policy=obj)
-        if request.method == "POST" and editor.is_valid():
-            saved = self._save_policy(request, obj, editor)
-            if saved is not None:
-                return HttpResponseRedirect(
-                    reverse("admin:approvals_governancepolicy_change", args=[saved.pk])
-                )
-        opts = self.model._meta
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": opts,
-            "app_label": opts.app_label,
-            "original": obj,
-            "title": f"Change policy {obj}" if obj else "Add governance policy",
-            "editor": editor,
-            "has_view_permission": True,
-            "media": self.media + editor.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, self.editor_template, context)
-
-    def _save_policy(self, request, obj: GovernancePolicy | None, editor: PolicyEditor):
-        """Create or publish through the audited service; None (with errors) if refused."""
-        try:
-            if obj is None:
-                saved = services.policy_create(
-                    actor=request.user, policy=GovernancePolicy(**editor.policy_data())
-                )
-                self.message_user(request, f"Policy {saved} created.", messages.SUCCESS)
-                return saved
-            changes = editor.changes()
-            if not changes:
-                self.message_user(request, f"Nothing changed: {obj} stays as it is.", messages.INFO)
-                return obj
-            saved = services.policy_publish(actor=request.user, policy=obj, changes=changes)
-        except DomainError as exc:
-            editor.add_service_errors(exc.message, exc.errors)
-            return None
-        self.message_user(request, f"Published {saved}.", messages.SUCCESS)
-        return saved
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(TrustedSigningKey)
-class TrustedSigningKeyAdmin(GovernanceHistoryAdmin):
-    list_display = ["keyid", "scheme", "is_active", "description", "created_at"]
-    list_filter = ["is_active", "scheme"]
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deactivate instead: history shows which key was trusted when
-
-
-class WebhookAttemptInline(admin.TabularInline):
-    model = WebhookAttempt
-    extra = 0
-    can_delete = False
-    fields = ["number", "attempted_at", "status_code", "error", "duration_ms"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(GovernanceHistoryAdmin):
-    list_display = ["name", "url", "events", "team_slugs", "is_active"]
-    list_filter = ["is_active"]
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["id", "endpoint", "verb", "event_id", "state", "attempts", "next_attempt_at"]
-    list_filter = ["state", "endpoint"]
-    list_select_related = ["endpoint"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
-    inlines = [WebhookAttemptInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -278,12 +142,14 @@ class OverrideForm(forms.Form):
     expires_at = forms.DateTimeField(help_text="When the exception lapses (UTC).")
 
 
-def _is_manager(request: Any, obj: PromotionRequest) -> bool:
+def _may(request: Any, obj: PromotionRequest, verb: Verb) -> bool:
+    """Whether the user may do a manager's ``verb`` on the request (one query per team
+    for the page)."""
     team = obj.version.registered_model.team
-    return _cached(
+    return verb in _cached(
         request,
-        ("manager", team.pk),
-        lambda: approval_permissions.is_team_manager(request.user, team),
+        ("verbs", team.pk),
+        lambda: verbs_on_team(request.user, team, (Verb.OVERRIDE, Verb.EXPEDITE)),
     )
 
 
@@ -301,7 +167,7 @@ def _signing_roles(request: Any, obj: PromotionRequest) -> list[str]:
     held = _cached(
         request,
         ("roles", team.pk),
-        lambda: approval_permissions.signing_roles_on_team(request.user, team),
+        lambda: roles_held(request.user, team),
     )
     return [role for role in held if role in required]
 
@@ -443,7 +309,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
             ),
             available=lambda request, obj: (
                 obj.state in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED)
-                and _is_manager(request, obj)
+                and _may(request, obj, Verb.OVERRIDE)
             ),
             success_message=lambda exception: (
                 "The exception is recorded. " + selectors.approval_outcome(exception.request_id)
@@ -457,7 +323,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
                 actor=request.user, request=obj, reason=data["reason"]
             ),
             available=lambda request, obj: (
-                services.is_open(obj) and obj.priority == 0 and _is_manager(request, obj)
+                services.is_open(obj) and obj.priority == 0 and _may(request, obj, Verb.EXPEDITE)
             ),
             success_message="The request is expedited.",
         ),
@@ -501,38 +367,3 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-# The version lifecycle buttons on the registry's version page: deprecating or retiring a
-# version closes its open promotion request in the same transaction (the lifecycle
-# services), which is why they are wired here and not in the registry.
-ModelVersionAdmin.service_actions = (
-    ServiceAction(
-        name="deprecate",
-        label="Deprecate",
-        form_class=reason_form(),
-        run=lambda request, obj, data: services.version_deprecate(
-            actor=request.user, version=obj, reason=data["reason"]
-        ),
-        available=lambda request, obj: (
-            obj.state in (VersionState.CANDIDATE, VersionState.APPROVED)
-            and can_manage_version(request, obj)
-        ),
-        success_message="The version is deprecated.",
-    ),
-    ServiceAction(
-        name="retire",
-        label="Retire",
-        form_class=RetireForm,
-        run=lambda request, obj, data: services.version_retire(
-            actor=request.user,
-            version=obj,
-            reason=data["reason"],
-            end_deployments=data["end_deployments"],
-        ),
-        available=lambda request, obj: (
-            obj.state == VersionState.DEPRECATED and can_manage_version(request, obj)
-        ),
-        success_message="The version is retired.",
-    ),
-)

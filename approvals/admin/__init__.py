@@ -1,0 +1,13 @@
+"""The approvals admin pages, one module per concept; importing the package registers them."""
+
+from approvals.admin.policies import GovernancePolicyAdmin, TrustedSigningKeyAdmin
+from approvals.admin.requests import PromotionRequestAdmin
+from approvals.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
+
+__all__ = [
+    "GovernancePolicyAdmin",
+    "PromotionRequestAdmin",
+    "TrustedSigningKeyAdmin",
+    "WebhookDeliveryAdmin",
+    "WebhookEndpointAdmin",
+]

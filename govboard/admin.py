@@ -1,0 +1,45 @@
+"""Admin wiring that needs several apps (the roof's, not an app's).
+
+The version lifecycle buttons on the registry's version page: deprecating or retiring a
+version closes its open promotion request in the same transaction (approvals' lifecycle
+services), which the registry knows nothing of. ``govboard.urls`` imports this module.
+"""
+
+from __future__ import annotations
+
+from approvals import services
+from core.admin_actions import ServiceAction, reason_form
+from core.permissions import Verb, allowed
+from registry.admin import ModelVersionAdmin, RetireForm
+from registry.choices import VersionState
+
+ModelVersionAdmin.service_actions = (
+    ServiceAction(
+        name="deprecate",
+        label="Deprecate",
+        form_class=reason_form(),
+        run=lambda request, obj, data: services.version_deprecate(
+            actor=request.user, version=obj, reason=data["reason"]
+        ),
+        available=lambda request, obj: (
+            obj.state in (VersionState.CANDIDATE, VersionState.APPROVED)
+            and allowed(request.user, Verb.DEPRECATE, obj)
+        ),
+        success_message="The version is deprecated.",
+    ),
+    ServiceAction(
+        name="retire",
+        label="Retire",
+        form_class=RetireForm,
+        run=lambda request, obj, data: services.version_retire(
+            actor=request.user,
+            version=obj,
+            reason=data["reason"],
+            end_deployments=data["end_deployments"],
+        ),
+        available=lambda request, obj: (
+            obj.state == VersionState.DEPRECATED and allowed(request.user, Verb.RETIRE, obj)
+        ),
+        success_message="The version is retired.",
+    ),
+)

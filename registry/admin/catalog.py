@@ -1,0 +1,134 @@
+"""Models, versions and datasets: read-only pages (CI registers through the API; lifecycle
+buttons are services)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
+from core.admin_scoping import TeamScopedAdmin, team_filter
+from registry.models import (
+    Dataset,
+    DatasetVersion,
+    ModelVersion,
+    RegisteredModel,
+    VersionDataset,
+)
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(TeamScopedAdmin):
+    list_display = ["name", "team", "kind", "owner", "backup_owner", "escalation_contact"]
+    list_filter = ["kind", team_filter("team")]
+    list_select_related = ["team", "owner", "backup_owner"]
+    search_fields = ["name", "team__slug", "owner__username"]
+    raw_id_fields = ["owner", "backup_owner"]
+
+    # Ownership changes go through registered_model_upsert (API PUT): audited, validated.
+    readonly_fields = [
+        "team",
+        "name",
+        "kind",
+        "owner",
+        "backup_owner",
+        "escalation_contact",
+        "description",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class VersionDatasetInline(admin.TabularInline):
+    """Read-only: dataset links are attested metadata, written by CI through the service."""
+
+    model = VersionDataset
+    extra = 0
+    can_delete = False
+    fields = ["dataset_version", "use"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RetireForm(reason_form()):
+    end_deployments = forms.BooleanField(
+        required=False,
+        label="Break-glass: end every deployment that still serves this version, now",
+        help_text="Without this, retirement is refused while a deployment serves the version.",
+    )
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
+    list_display = [
+        "__str__",
+        "model_name",
+        "team_slug",
+        "version",
+        "state",
+        "risk_rating",
+        "registered_by",
+        "created_at",
+    ]
+    list_filter = [
+        "state",
+        "registered_model__kind",
+        "risk_rating",
+        team_filter("registered_model__team"),
+    ]
+    list_select_related = ["registered_model__team", "registered_by"]
+    search_fields = ["version", "checksum", "registered_model__name"]
+
+    # Everything is read-only: a version's metadata is what CI registered and reviewers
+    # signed; lifecycle changes are the buttons below (services, audited).
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.concrete_fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    inlines = [VersionDatasetInline]
+    # Per model, highest semver precedence first (semver_key sorts as precedence).
+    ordering = ["registered_model__team__slug", "registered_model__name", "-semver_key"]
+    # The lifecycle buttons (deprecate, retire) are added by approvals/admin.py: they close
+    # the version's open promotion request too, which the registry knows nothing of.
+    service_actions: tuple[ServiceAction, ...] = ()
+
+    @admin.display(description="model", ordering="registered_model__name")
+    def model_name(self, obj: ModelVersion) -> str:
+        return obj.registered_model.name
+
+    @admin.display(description="team", ordering="registered_model__team__slug")
+    def team_slug(self, obj: ModelVersion) -> str:
+        return obj.registered_model.team.slug
+
+    def has_add_permission(self, request):
+        return False  # versions are registered by CI through the API (one code path)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Dataset)
+class DatasetAdmin(TeamScopedAdmin):
+    list_display = ["name", "team"]
+    list_filter = [team_filter("team")]
+    list_select_related = ["team"]
+    search_fields = ["name"]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(TeamScopedAdmin):
+    list_display = ["dataset", "version", "window_start", "window_end"]
+    list_select_related = ["dataset__team"]
+    search_fields = ["dataset__name", "version"]
