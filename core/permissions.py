@@ -2,7 +2,7 @@
 
 Every service asks ``require(actor, verb, obj)``; the admin and the API ask ``allowed`` (or
 filter with ``TeamScopedQuerySet.visible_to``) for what to show. Nothing else decides a
-permission, and nothing else reads guardian's tables.
+permission.
 
 How a rule is read, for a verb on an object that belongs to a team:
 - nobody inactive or anonymous may do anything;
@@ -21,9 +21,9 @@ How a rule is read, for a verb on an object that belongs to a team:
 
 Team roles are permissions declared on the team model (``registry.Team``: viewing,
 registering, governance management) and on its proxies (``approvals.Board``: the board's
-signing roles), so adding a role is a migration of the app that owns it. This module names
-apps only as data (permission strings, ``settings.GOVBOARD_TEAM_MODEL``): ``core`` imports
-no app.
+signing roles), so adding a role is a migration of the app that owns it. The roles and
+their storage are ``core.team_roles`` (the only code touching guardian's tables); this
+module names apps only as data (permission strings): ``core`` imports no app.
 """
 
 from __future__ import annotations
@@ -32,15 +32,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from django.apps import apps
-from django.conf import settings
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import BigIntegerField, Model, Q
-from django.db.models.functions import Cast
+from django.db.models import Q
 
 from core.errors import NotPermitted
+from core.team_roles import (
+    MANAGE,
+    REGISTER,
+    SIGN_AS,
+    VIEW,
+    grant_team_role,
+    held_on_team,
+    holds_any,
+    holds_team_role,
+    revoke_team_role,
+    role_permission,
+    team_model,
+    team_roles,
+    teams_holding_q,
+)
 
 
 class Verb(StrEnum):
@@ -63,10 +73,6 @@ class Verb(StrEnum):
 
 #: Any team role at all (holding one shows the team); as ``role=``, any board role.
 ANY_TEAM_ROLE = "*"
-VIEW = "registry.view_team_registry"
-REGISTER = "registry.register_versions"
-MANAGE = "registry.manage_governance"
-SIGN_AS = "approvals.sign_as_{role}"
 #: Board roles whose holders triage vulnerability findings for the team.
 SECURITY_ROLES = ("security", "application_security", "security_operations_lead")
 
@@ -174,42 +180,6 @@ RULES: dict[Verb, Rule] = {
 }
 
 
-def team_model() -> type[Model]:
-    return apps.get_model(settings.GOVBOARD_TEAM_MODEL)
-
-
-def content_type_of(obj: Model | type[Model]) -> ContentType:
-    """Guardian's content type for ``obj``: a proxy's own (``GUARDIAN_GET_CONTENT_TYPE``),
-    so the board's roles (permissions of the ``approvals.Board`` proxy) attach to a team."""
-    return ContentType.objects.get_for_model(obj, for_concrete_model=False)
-
-
-def team_roles() -> list[str]:
-    """Every grantable team role, ``app_label.codename``: the team model's declared
-    permissions, then its proxies' (in app order)."""
-    team = team_model()
-    owners = [team] + [
-        model
-        for model in apps.get_models()
-        if model._meta.proxy and model._meta.concrete_model is team
-    ]
-    return [
-        f"{model._meta.app_label}.{codename}"
-        for model in owners
-        for codename, _ in model._meta.permissions
-    ]
-
-
-def team_role_choices() -> list[tuple[str, str]]:
-    """Choices for a field naming a team role (computed: a new role needs no migration of
-    the fields that name roles)."""
-    return [(role, role.partition(".")[2]) for role in team_roles()]
-
-
-def role_permission(role: str) -> str:
-    return SIGN_AS.format(role=role)
-
-
 def service_account_team_ids(user: Any) -> set[int] | None:
     """The team ids of a service account's user, or None for a person. Token
     authentication caches them on the user (``_govboard_team_ids``)."""
@@ -252,7 +222,7 @@ def allowed(actor: Any, verb: Verb, obj: Any = None, *, role: str | None = None)
         return True
     if team is None:
         return False
-    return _holds_on_team(actor, _object_permissions(rule, role), team.pk)
+    return holds_any(actor, _object_permissions(rule, role), team.pk)
 
 
 def require(
@@ -284,11 +254,7 @@ def team_q(actor: Any, verb: Verb, lookup: str, *, role: str | None = None) -> Q
     permissions = _object_permissions(rule, role)
     if not permissions:
         return nothing
-    user_rows, group_rows = _grant_rows(actor, permissions)
-    as_team_pk = Cast("object_pk", BigIntegerField())
-    return Q(**{f"{lookup}__in": user_rows.annotate(team_pk=as_team_pk).values("team_pk")}) | Q(
-        **{f"{lookup}__in": group_rows.annotate(team_pk=as_team_pk).values("team_pk")}
-    )
+    return teams_holding_q(actor, permissions, lookup)
 
 
 def teams_for(actor: Any, verb: Verb = Verb.READ, *, role: str | None = None) -> Any:
@@ -302,7 +268,7 @@ def roles_held(actor: Any, team: Any) -> list[str]:
     if not _active(actor) or service_account_team_ids(actor) is not None:
         return []
     prefix, _ = SIGN_AS.split("{role}")
-    held = _held_on_team(actor, team.pk)
+    held = held_on_team(actor, team.pk)
     return [
         permission.removeprefix(prefix)
         for permission in team_roles()
@@ -327,41 +293,11 @@ def verbs_on_team(actor: Any, team: Any, verbs: tuple[Verb, ...]) -> set[Verb]:
             granted.add(verb)
             continue
         if held is None:
-            held = _held_on_team(actor, team.pk)
+            held = held_on_team(actor, team.pk)
         wanted = set(rule.team_permissions)
         if (ANY_TEAM_ROLE in wanted and held) or wanted & held:
             granted.add(verb)
     return granted
-
-
-# The primitives below are the only code that reads or writes guardian's tables. Role
-# grants go through ``registry.services.access`` (audited); fixtures may call them.
-
-
-def grant_team_role(user: Any, permission: str, team: Any) -> bool:
-    """Give ``user`` the team role; False if they held it already (not audited here)."""
-    from guardian.models import UserObjectPermission
-
-    row = _permission(permission)
-    _, created = UserObjectPermission.objects.get_or_create(
-        user=user, permission=row, content_type_id=row.content_type_id, object_pk=str(team.pk)
-    )
-    return created
-
-
-def revoke_team_role(user: Any, permission: str, team: Any) -> bool:
-    from guardian.models import UserObjectPermission
-
-    row = _permission(permission)
-    deleted, _ = UserObjectPermission.objects.filter(
-        user=user, permission=row, object_pk=str(team.pk)
-    ).delete()
-    return bool(deleted)
-
-
-def holds_team_role(user: Any, permission: str, team: Any) -> bool:
-    """Whether ``user`` holds exactly ``permission`` on ``team`` (directly or by group)."""
-    return _active(user) and permission in _held_on_team(user, team.pk)
 
 
 def _active(user: Any) -> bool:
@@ -387,52 +323,28 @@ def _object_permissions(rule: Rule, role: str | None) -> tuple[str, ...]:
     return rule.team_permissions
 
 
-def _permission_filter(permissions: tuple[str, ...] | list[str]) -> Q:
-    condition = Q(pk__in=[])
-    for permission in permissions:
-        app_label, codename = permission.split(".", 1)
-        condition |= Q(permission__content_type__app_label=app_label, permission__codename=codename)
-    return condition
-
-
-def _grant_rows(actor: Any, permissions: tuple[str, ...] | list[str]) -> tuple[Any, Any]:
-    from guardian.models import GroupObjectPermission, UserObjectPermission
-
-    condition = _permission_filter(permissions)
-    return (
-        UserObjectPermission.objects.filter(condition, user=actor),
-        GroupObjectPermission.objects.filter(condition, group__user=actor),
-    )
-
-
-def _holds_on_team(actor: Any, permissions: tuple[str, ...], team_pk: int) -> bool:
-    if not permissions:
-        return False
-    user_rows, group_rows = _grant_rows(actor, permissions)
-    object_pk = str(team_pk)
-    return (
-        user_rows.filter(object_pk=object_pk)
-        .values("pk")
-        .union(group_rows.filter(object_pk=object_pk).values("pk"))
-        .exists()
-    )
-
-
-def _held_on_team(actor: Any, team_pk: int) -> set[str]:
-    """Every team role ``actor`` holds on the team, as ``app_label.codename`` (one query)."""
-    user_rows, group_rows = _grant_rows(actor, team_roles())
-    object_pk = str(team_pk)
-    fields = ("permission__content_type__app_label", "permission__codename")
-    rows = (
-        user_rows.filter(object_pk=object_pk)
-        .values_list(*fields)
-        .union(group_rows.filter(object_pk=object_pk).values_list(*fields))
-    )
-    return {f"{app_label}.{codename}" for app_label, codename in rows}
-
-
-def _permission(permission: str) -> Permission:
-    app_label, codename = permission.split(".", 1)
-    if permission not in team_roles():
-        raise ValueError(f"Unknown team role {permission!r}.")
-    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+__all__ = [
+    "ANY_TEAM_ROLE",
+    "MANAGE",
+    "REGISTER",
+    "RULES",
+    "SECURITY_ROLES",
+    "SIGN_AS",
+    "VIEW",
+    "Rule",
+    "Verb",
+    "allowed",
+    "grant_team_role",
+    "holds_team_role",
+    "is_service_account",
+    "require",
+    "revoke_team_role",
+    "role_permission",
+    "roles_held",
+    "service_account_team_ids",
+    "team_of",
+    "team_q",
+    "team_roles",
+    "teams_for",
+    "verbs_on_team",
+]

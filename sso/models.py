@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from core.permissions import team_role_choices
+from core.team_roles import team_role_choices
 
 
 class SsoIdentity(models.Model):

@@ -25,7 +25,8 @@ from approvals.apps import BOARD_GROUP, MANAGER_GROUP
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import InvalidInput, NotPermitted
-from core.permissions import MANAGE, Verb, holds_team_role, require, role_permission, team_roles
+from core.permissions import Verb, require
+from core.team_roles import MANAGE, holds_team_role, role_permission, team_roles
 from identity.addresses import client_address
 from registry import services as registry_services
 from registry.models import Team

@@ -118,8 +118,8 @@ AUTHENTICATION_BACKENDS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 # The board's roles are permissions of a proxy of the team (approvals.Board): guardian must
-# store them under the proxy's content type (core.permissions, ADR 0012).
-GUARDIAN_GET_CONTENT_TYPE = "core.permissions.content_type_of"
+# store them under the proxy's content type (core.team_roles, ADR 0012).
+GUARDIAN_GET_CONTENT_TYPE = "core.team_roles.content_type_of"
 # The model whose rows own everything team-scoped (core.permissions names no app).
 GOVBOARD_TEAM_MODEL = "registry.Team"
 

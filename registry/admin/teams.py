@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin
 from core.admin_scoping import TeamScopedAdmin
-from core.permissions import Verb, allowed, team_role_choices
+from core.permissions import Verb, allowed
+from core.team_roles import team_role_choices
 from registry import services
 from registry.models import Team
 

@@ -10,14 +10,8 @@ from django.db import transaction
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import InvalidInput
-from core.permissions import (
-    Verb,
-    grant_team_role,
-    holds_team_role,
-    require,
-    revoke_team_role,
-    team_roles,
-)
+from core.permissions import Verb, require
+from core.team_roles import grant_team_role, holds_team_role, revoke_team_role, team_roles
 from registry.models import Team
 
 

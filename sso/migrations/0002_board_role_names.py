@@ -1,10 +1,10 @@
 """The board's roles are approvals' permissions now (approvals 0009): IdP group mappings and
 the grants they made name ``approvals.sign_as_*`` instead of ``registry.sign_as_*``. The
-field's choices are computed from the team's roles (``core.permissions.team_role_choices``).
+field's choices are computed from the team's roles (``core.team_roles.team_role_choices``).
 The history tables keep the old spelling (they are append-only).
 """
 
-import core.permissions
+import core.team_roles
 from django.db import migrations, models
 
 OLD, NEW = "registry.sign_as_", "approvals.sign_as_"
@@ -38,21 +38,21 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="grouprolemapping",
             name="permission",
-            field=models.CharField(choices=core.permissions.team_role_choices, max_length=64),
+            field=models.CharField(choices=core.team_roles.team_role_choices, max_length=64),
         ),
         migrations.AlterField(
             model_name="historicalgrouprolemapping",
             name="permission",
-            field=models.CharField(choices=core.permissions.team_role_choices, max_length=64),
+            field=models.CharField(choices=core.team_roles.team_role_choices, max_length=64),
         ),
         migrations.AlterField(
             model_name="historicalssorolegrant",
             name="permission",
-            field=models.CharField(choices=core.permissions.team_role_choices, max_length=64),
+            field=models.CharField(choices=core.team_roles.team_role_choices, max_length=64),
         ),
         migrations.AlterField(
             model_name="ssorolegrant",
             name="permission",
-            field=models.CharField(choices=core.permissions.team_role_choices, max_length=64),
+            field=models.CharField(choices=core.team_roles.team_role_choices, max_length=64),
         ),
     ]

@@ -42,7 +42,7 @@ from approvals.models import (
     TrustedSigningKey,
     WebhookEndpoint,
 )
-from core.permissions import MANAGE, REGISTER, VIEW, role_permission
+from core.team_roles import MANAGE, REGISTER, VIEW, role_permission
 from registry import services as registry_services
 from registry.choices import DatasetUse, TokenScope
 from registry.models import (

@@ -37,7 +37,7 @@ from approvals.models import GovernancePolicy
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import DomainError
-from core.permissions import role_permission
+from core.team_roles import role_permission
 from registry import services as registry_services
 from registry.choices import TokenScope
 from registry.models import ServiceAccount, Team

@@ -1,0 +1,150 @@
+"""The team's roles and where grants are stored: the only code that reads or writes
+guardian's tables (``core.permissions`` asks it; ADR 0012).
+
+A team role is a permission declared on the team model (``registry.Team``: viewing,
+registering, governance management) or on one of its proxies (``approvals.Board``: the
+board's signing roles), granted as a guardian object permission on the team's row, to a
+person or to a group. Role grants people make go through ``registry.services.access``
+(audited); these primitives are what it, SSO's group mapping and test fixtures call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import BigIntegerField, Model, Q
+from django.db.models.functions import Cast
+
+VIEW = "registry.view_team_registry"
+REGISTER = "registry.register_versions"
+MANAGE = "registry.manage_governance"
+SIGN_AS = "approvals.sign_as_{role}"
+
+
+def team_model() -> type[Model]:
+    return apps.get_model(settings.GOVBOARD_TEAM_MODEL)
+
+
+def content_type_of(obj: Model | type[Model]) -> ContentType:
+    """Guardian's content type for ``obj``: a proxy's own (``GUARDIAN_GET_CONTENT_TYPE``),
+    so the board's roles (permissions of the ``approvals.Board`` proxy) attach to a team."""
+    return ContentType.objects.get_for_model(obj, for_concrete_model=False)
+
+
+def team_roles() -> list[str]:
+    """Every grantable team role, ``app_label.codename``: the team model's declared
+    permissions, then its proxies' (in app order)."""
+    team = team_model()
+    owners = [team] + [
+        model
+        for model in apps.get_models()
+        if model._meta.proxy and model._meta.concrete_model is team
+    ]
+    return [
+        f"{model._meta.app_label}.{codename}"
+        for model in owners
+        for codename, _ in model._meta.permissions
+    ]
+
+
+def team_role_choices() -> list[tuple[str, str]]:
+    """Choices for a field naming a team role (computed: a new role needs no migration of
+    the fields that name roles)."""
+    return [(role, role.partition(".")[2]) for role in team_roles()]
+
+
+def role_permission(role: str) -> str:
+    return SIGN_AS.format(role=role)
+
+
+def grant_team_role(user: Any, permission: str, team: Any) -> bool:
+    """Give ``user`` the team role; False if they held it already (not audited here)."""
+    from guardian.models import UserObjectPermission
+
+    row = _permission(permission)
+    _, created = UserObjectPermission.objects.get_or_create(
+        user=user, permission=row, content_type_id=row.content_type_id, object_pk=str(team.pk)
+    )
+    return created
+
+
+def revoke_team_role(user: Any, permission: str, team: Any) -> bool:
+    """Take the role away from ``user`` (a group's grant stays); False if not held."""
+    from guardian.models import UserObjectPermission
+
+    row = _permission(permission)
+    deleted, _ = UserObjectPermission.objects.filter(
+        user=user, permission=row, object_pk=str(team.pk)
+    ).delete()
+    return bool(deleted)
+
+
+def holds_team_role(user: Any, permission: str, team: Any) -> bool:
+    """Whether ``user`` holds exactly ``permission`` on ``team`` (directly or by group)."""
+    return permission in held_on_team(user, team.pk)
+
+
+def held_on_team(actor: Any, team_pk: int) -> set[str]:
+    """Every team role ``actor`` holds on the team, as ``app_label.codename`` (one query)."""
+    user_rows, group_rows = _grant_rows(actor, team_roles())
+    object_pk = str(team_pk)
+    fields = ("permission__content_type__app_label", "permission__codename")
+    rows = (
+        user_rows.filter(object_pk=object_pk)
+        .values_list(*fields)
+        .union(group_rows.filter(object_pk=object_pk).values_list(*fields))
+    )
+    return {f"{app_label}.{codename}" for app_label, codename in rows}
+
+
+def holds_any(actor: Any, permissions: tuple[str, ...], team_pk: int) -> bool:
+    """Whether ``actor`` holds any of ``permissions`` on the team (one query)."""
+    if not permissions:
+        return False
+    user_rows, group_rows = _grant_rows(actor, permissions)
+    object_pk = str(team_pk)
+    return (
+        user_rows.filter(object_pk=object_pk)
+        .values("pk")
+        .union(group_rows.filter(object_pk=object_pk).values("pk"))
+        .exists()
+    )
+
+
+def teams_holding_q(actor: Any, permissions: tuple[str, ...], lookup: str) -> Q:
+    """A condition on ``lookup`` (a path to the team) keeping the teams where ``actor``
+    holds any of ``permissions``: two subqueries, no query of its own."""
+    user_rows, group_rows = _grant_rows(actor, permissions)
+    as_team_pk = Cast("object_pk", BigIntegerField())
+    return Q(**{f"{lookup}__in": user_rows.annotate(team_pk=as_team_pk).values("team_pk")}) | Q(
+        **{f"{lookup}__in": group_rows.annotate(team_pk=as_team_pk).values("team_pk")}
+    )
+
+
+def _permission_filter(permissions: tuple[str, ...] | list[str]) -> Q:
+    condition = Q(pk__in=[])
+    for permission in permissions:
+        app_label, codename = permission.split(".", 1)
+        condition |= Q(permission__content_type__app_label=app_label, permission__codename=codename)
+    return condition
+
+
+def _grant_rows(actor: Any, permissions: tuple[str, ...] | list[str]) -> tuple[Any, Any]:
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    condition = _permission_filter(permissions)
+    return (
+        UserObjectPermission.objects.filter(condition, user=actor),
+        GroupObjectPermission.objects.filter(condition, group__user=actor),
+    )
+
+
+def _permission(permission: str) -> Permission:
+    app_label, codename = permission.split(".", 1)
+    if permission not in team_roles():
+        raise ValueError(f"Unknown team role {permission!r}.")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
