@@ -8,7 +8,7 @@ import factory
 
 from approvals import services
 from approvals.choices import RequestState
-from approvals.models import GovernancePolicy, PromotionRequest, SignOff
+from approvals.models import GovernancePolicy, PromotionRequest, SignOff, WebhookEndpoint
 from audit.models import AuditEvent
 from registry import services as registry_services
 from registry.models import ModelVersion
@@ -230,3 +230,14 @@ class SignOffFactory(factory.django.DjangoModelFactory):
     role = "platform"
     signer = factory.SubFactory(UserFactory)
     signed_checksum = factory.LazyAttribute(lambda o: o.request.version.checksum)
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """An active endpoint for every event; by default nothing listens at its address."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    name = factory.Sequence(lambda n: f"endpoint-{n}")
+    url = "http://127.0.0.1:9/"
+    secret = factory.Sequence(lambda n: f"secret-{n}")

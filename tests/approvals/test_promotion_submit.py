@@ -8,13 +8,19 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from approvals import services
+from approvals.choices import RequestState
 from approvals.models import CheckResult, GovernancePolicy, PromotionRequest
 from audit.models import AuditEvent
 from core import permissions
 from core.errors import Conflict, IllegalTransition, InvalidInput, NotPermitted
 from registry.choices import DatasetUse, ModelKind
 from registry.models import ModelVersion
-from tests.approvals.factories import attach_passing_evidence, governance_row_counts, run_checks
+from tests.approvals.factories import (
+    PromotionRequestFactory,
+    attach_passing_evidence,
+    governance_row_counts,
+    run_checks,
+)
 from tests.registry.factories import (
     ModelVersionFactory,
     RegisteredModelFactory,
@@ -254,11 +260,8 @@ def test_a_version_cannot_be_its_own_rollback_target(team, ci):
 def test_a_second_open_request_for_the_same_version_is_a_conflict(team, ci, default_policy):
     # Given a draft version with an open (submitted) request, e.g. one still being checked
     version = ready_version(registered_model__team=team)
-    PromotionRequest.objects.create(
-        version=version,
-        policy=default_policy,
-        policy_snapshot=default_policy.snapshot(),
-        requested_by=ci,
+    PromotionRequestFactory(
+        version=version, policy=default_policy, requested_by=ci, state=RequestState.SUBMITTED
     )
     before = governance_row_counts()
 

@@ -34,12 +34,11 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
     WebhookDelivery,
-    WebhookEndpoint,
 )
 from audit.models import AuditEvent
 from core.errors import DomainError
 from registry.models import ModelVersion
-from tests.approvals.factories import ci_user, request_in_review
+from tests.approvals.factories import WebhookEndpointFactory, ci_user, request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, approver, manager
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -254,7 +253,7 @@ def test_con2_every_lifecycle_verb_and_sweep_at_once_leaves_a_consistent_pair(
 def test_wh1_a_rejection_that_commits_late_is_delivered_exactly_once(postgresql_only):
     # Given an endpoint, a request to reject and another to approve
     team = TeamFactory(slug="races")
-    WebhookEndpoint.objects.create(name="routing", url="http://127.0.0.1:9/", secret="s")
+    WebhookEndpointFactory(name="routing", url="http://127.0.0.1:9/", secret="s")
     to_reject = request_in_review(registered_model__team=team)
     to_approve = request_in_review(registered_model__team=team)
     reviewer = approver(team, "platform")

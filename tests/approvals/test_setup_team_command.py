@@ -19,7 +19,7 @@ from audit.models import AuditEvent
 from core import permissions
 from registry.models import ApiToken, ServiceAccount, Team
 from registry.services import hash_token, service_account_create
-from tests.registry.factories import ModelVersionFactory, UserFactory
+from tests.registry.factories import ModelVersionFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -255,7 +255,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_written(
 ):
     # Given an administrator, an ordinary user and another team's CI account
     UserFactory(username="alice")
-    other = Team.objects.create(slug="other", name="Other")
+    other = TeamFactory(slug="other", name="Other")
     service_account_create(actor=admin_user, name="ci-other", teams=[other])
     before = row_counts()
 
@@ -271,7 +271,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_written(
 def test_a_service_account_name_taken_by_another_team_is_refused_and_nothing_is_written(
     admin_user,
 ):
-    other = Team.objects.create(slug="other", name="Other")
+    other = TeamFactory(slug="other", name="Other")
     service_account_create(actor=admin_user, name="ci-assistants", teams=[other])
     before = row_counts()
     with pytest.raises(CommandError, match="exists for other teams"):

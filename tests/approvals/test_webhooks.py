@@ -13,11 +13,11 @@ import pytest
 from django.db import transaction
 
 from approvals import services
-from approvals.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from approvals.models import WebhookAttempt, WebhookDelivery
 from approvals.tasks import deliver_webhook
 from audit.models import AuditEvent
 from core import permissions
-from tests.approvals.factories import request_in_review
+from tests.approvals.factories import WebhookEndpointFactory, request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, approver
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def receiver():
 
 def test_approval_is_delivered_signed_after_retries_and_only_once(receiver):
     team = TeamFactory(slug="assistants")
-    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    WebhookEndpointFactory(name="routing", url=receiver, secret=SECRET)
     request = request_in_review(registered_model__team=team)
     for role in ("platform", "product", "security"):
         services.signoff_record(
@@ -94,7 +94,7 @@ def test_approval_is_delivered_signed_after_retries_and_only_once(receiver):
 
 def approved_with_endpoint(receiver):
     team = TeamFactory(slug="assistants")
-    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    WebhookEndpointFactory(name="routing", url=receiver, secret=SECRET)
     request = request_in_review(registered_model__team=team)
     for role in ("platform", "product", "security"):
         services.signoff_record(
@@ -122,7 +122,7 @@ def test_the_delivery_is_written_in_the_transaction_of_the_approval(receiver):
 def test_a_forged_audit_row_is_never_announced(receiver):
     # Given an endpoint and a request still in review
     team = TeamFactory(slug="assistants")
-    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    WebhookEndpointFactory(name="routing", url=receiver, secret=SECRET)
     request = request_in_review(registered_model__team=team)
 
     # When someone inserts a promotion.approved event by hand (no service ran)
@@ -142,7 +142,7 @@ def test_a_forged_audit_row_is_never_announced(receiver):
 
 def test_a_rolled_back_change_announces_nothing(receiver):
     team = TeamFactory(slug="assistants")
-    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    WebhookEndpointFactory(name="routing", url=receiver, secret=SECRET)
     request = request_in_review(registered_model__team=team)
 
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -158,7 +158,7 @@ def test_a_rolled_back_change_announces_nothing(receiver):
 def test_deprecating_an_approved_version_emits_a_signed_webhook_event(receiver):
     # Given an approved version and a routing webhook
     team = TeamFactory(slug="assistants")
-    WebhookEndpoint.objects.create(name="routing", url=receiver, secret=SECRET)
+    WebhookEndpointFactory(name="routing", url=receiver, secret=SECRET)
     request = request_in_review(registered_model__team=team)
     for role in ("platform", "product", "security"):
         services.signoff_record(
