@@ -39,6 +39,7 @@ class AuditVerb(StrEnum):
     POLICY_CREATED = "policy.created"
     POLICY_PUBLISHED = "policy.published"
     PROMOTION_SUBMITTED = "promotion.submitted"
+    PROMOTION_CHECKS_STARTED = "promotion.checks_started"
     PROMOTION_CHECKED = "promotion.checked"
     PROMOTION_RECHECK_REQUESTED = "promotion.recheck_requested"
     PROMOTION_SIGNED = "promotion.signed"
