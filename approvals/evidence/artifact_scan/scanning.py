@@ -1,39 +1,26 @@
-"""Locate a registered artifact on local storage, check its checksum, scan it for pickles.
-
-A version's ``storage_uri`` is client-supplied text. The server stores it and never
-fetches it: only ``file://`` URIs that resolve, without any symlink, inside a configured
-artifact root are ever opened (RELIABILITY SEC-4: traversal and SSRF corpus, 0 succeed).
-
-Scanning never deserialises anything. Pickle-based files (and pickles inside zip
-containers such as PyTorch checkpoints) are disassembled by picklescan, which lists the
-imports a pickle would perform without performing them; ``.safetensors`` files hold only
-a JSON header and raw tensor bytes, so they are safe by format once the header is valid.
-CI may also upload its own modelscan JSON report, read by ``parse_artifact_scan_report``.
-"""
+"""Hash an artifact (a file or a directory) and scan every file in it for unsafe pickles,
+deserialising nothing: pickles are disassembled by picklescan, zip containers are checked
+for bombs first, safetensors files are checked to be well formed."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
 import os
-import re
 import stat
 import struct
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO
 
 from picklescan import scanner as picklescan
 
 from approvals.evidence import EvidenceError
+from approvals.evidence.artifact_scan.report import ArtifactScanReport
 from approvals.evidence.provenance import load_json_document
-from registry.validators import file_uri_path
 
-MAX_URI_LENGTH = 4096
 MAX_FILES = 100_000
-MAX_REPORT_BYTES = 8 * 1024 * 1024
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 _CHUNK = 1024 * 1024
 MAX_ZIP_RATIO = 200
@@ -49,95 +36,10 @@ _PICKLE_MAGIC = tuple(bytes([0x80, protocol]) for protocol in range(2, 6))
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _NUMPY_MAGIC = b"\x93NUMPY"
 _SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
-_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _SAFETENSORS_DTYPES = frozenset(
     {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32"}
     | {"F32", "F64", "I64", "U64", "F4", "F6_E2M3", "F6_E3M2", "E8M0", "F8_E8M0"}
 )
-
-
-@dataclass(frozen=True)
-class ArtifactScanReport:
-    """The outcome of scanning an artifact (ours) or of a CI modelscan report (theirs).
-
-    ``checksum_matches`` and ``actual_sha256`` are ``None`` for a CI report: modelscan
-    reports carry no digest, so they say nothing about *which* bytes were scanned, and
-    the checksum check must come from our own scan. ``passed`` means "checksum not
-    contradicted and nothing unsafe found".
-    """
-
-    checksum_matches: bool | None
-    actual_sha256: str | None
-    files_scanned: int
-    unsafe_findings: list[str] = field(default_factory=list)
-    scanner: str = ""
-    passed: bool = False
-
-
-# --- locating the artifact ---------------------------------------------------------------
-
-
-def resolve_artifact_path(storage_uri: str, *, allowed_roots: list[Path]) -> Path:
-    """The local path a ``file://`` storage URI names, proven to lie inside an allowed root.
-
-    Refused with ``EvidenceError``: any other scheme (the server never fetches URLs, so
-    no SSRF), a remote host, ``.``/``..`` segments in any percent-decoding layer,
-    double-encoded escapes, backslashes, NUL and control characters, any symlink below
-    the root, and a path that does not exist. The root prefix itself may contain
-    symlinks: it is operator configuration, not client input.
-    """
-    path = _path_from_uri(storage_uri)
-    roots = _resolved_roots(allowed_roots)
-    for given_root, real_root in roots:
-        for root in dict.fromkeys((given_root, real_root)):
-            if path != root and path.is_relative_to(root):
-                return _resolve_below(path, root=root, real_root=real_root)
-    raise EvidenceError("The artifact path is not inside an allowed artifact root.")
-
-
-def _path_from_uri(storage_uri: str) -> Path:
-    try:
-        return file_uri_path(storage_uri)
-    except ValueError as exc:
-        raise EvidenceError(str(exc)) from exc
-
-
-def _resolved_roots(allowed_roots: list[Path]) -> list[tuple[Path, Path]]:
-    if not allowed_roots:
-        raise EvidenceError("No artifact roots are configured; nothing may be scanned.")
-    roots = []
-    for root in allowed_roots:
-        root = Path(root)
-        if not root.is_absolute():
-            raise EvidenceError(f"Artifact root {root} must be an absolute path.")
-        try:
-            roots.append((root, root.resolve(strict=True)))
-        except OSError as exc:
-            raise EvidenceError(f"Artifact root {root} does not exist.") from exc
-    return roots
-
-
-def _resolve_below(path: Path, *, root: Path, real_root: Path) -> Path:
-    current = root
-    for part in path.relative_to(root).parts:
-        current = current / part
-        try:
-            info = current.lstat()
-        except OSError as exc:
-            raise EvidenceError("The artifact path does not exist.") from exc
-        if stat.S_ISLNK(info.st_mode):
-            raise EvidenceError("The artifact path goes through a symlink; symlinks are refused.")
-    try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError) as exc:
-        raise EvidenceError("The artifact path does not exist.") from exc
-    # Belt and braces: even a path we walked must still land inside the real root.
-    if resolved == real_root or not resolved.is_relative_to(real_root):
-        raise EvidenceError("The artifact path is not inside an allowed artifact root.")
-    return resolved
-
-
-# --- scanning ----------------------------------------------------------------------------
 
 
 def scanner_name() -> str:
@@ -349,73 +251,3 @@ def _safetensors_problem(handle: IO[bytes], size: int) -> str | None:
         ):
             return f"tensor {name[:80]!r} has data offsets outside the file"
     return None
-
-
-# --- a CI-produced modelscan report ------------------------------------------------------
-
-
-def parse_artifact_scan_report(data: bytes) -> ArtifactScanReport:
-    """Read ``modelscan -r json`` output uploaded by CI.
-
-    Shape (modelscan 0.8): ``{"summary": {"total_issues", "total_issues_by_severity",
-    "modelscan_version", "scanned": {"total_scanned", "scanned_files"}, ...},
-    "issues": [{"description", "operator", "module", "source", "scanner", "severity"}],
-    "errors": [{"category", "description", "source"?}]}``. Every issue and every scan
-    error is a finding (fail closed), and so is a report that scanned nothing.
-    """
-    report = load_json_document(data, max_bytes=MAX_REPORT_BYTES, what="modelscan report")
-    if not isinstance(report, dict):
-        raise EvidenceError("The modelscan report must be a JSON object.")
-    summary, issues, errors = report.get("summary"), report.get("issues"), report.get("errors", [])
-    if not isinstance(summary, dict) or not isinstance(issues, list):
-        raise EvidenceError("The modelscan report needs a 'summary' object and an 'issues' list.")
-    if not isinstance(errors, list):
-        raise EvidenceError("The modelscan report's 'errors' must be a list.")
-    scanned = summary.get("scanned", {})
-    total_scanned = scanned.get("total_scanned", 0) if isinstance(scanned, dict) else None
-    if not _is_count(total_scanned):
-        raise EvidenceError("The modelscan report's summary.scanned.total_scanned is invalid.")
-    total_issues = summary.get("total_issues")
-    if not _is_count(total_issues):
-        raise EvidenceError("The modelscan report's summary.total_issues is invalid.")
-
-    findings = [_issue_text(issue) for issue in issues]
-    findings.extend(
-        f"scan error: {_text(error, 'category')}: {_text(error, 'description')}{_source(error)}"
-        for error in errors
-    )
-    if total_issues != len(issues):
-        findings.append(
-            f"The report counts {total_issues} issues but lists {len(issues)}; treated as unsafe."
-        )
-    if total_scanned == 0:
-        findings.append("modelscan scanned no files, so nothing was checked.")
-    version = summary.get("modelscan_version")
-    return ArtifactScanReport(
-        checksum_matches=None,
-        actual_sha256=None,
-        files_scanned=total_scanned,
-        unsafe_findings=findings,
-        scanner=f"modelscan {version}" if isinstance(version, str) else "modelscan",
-        passed=not findings,
-    )
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _text(item: Any, key: str) -> str:
-    value = item.get(key) if isinstance(item, dict) else None
-    return value[:300] if isinstance(value, str) else "?"
-
-
-def _source(item: Any) -> str:
-    source = _text(item, "source")
-    return f" ({source})" if source != "?" else ""
-
-
-def _issue_text(issue: Any) -> str:
-    if not isinstance(issue, dict):
-        raise EvidenceError("Each modelscan issue must be an object.")
-    return f"{_text(issue, 'severity')}: {_text(issue, 'description')}{_source(issue)}"
