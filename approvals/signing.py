@@ -11,26 +11,23 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import functools
 import hashlib
 import json
-import logging
-import os
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from securesystemslib import exceptions as sslib_exceptions
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import Key, SSlibKey
 
-logger = logging.getLogger(__name__)
+# The key itself is the kernel's (the audit log's tree heads sign with it too).
+from core.signing_key import (  # noqa: F401 - re-exported for the signers of this app
+    DEVELOPMENT_KEY_LABEL,
+    is_development_key,
+    signing_private_key,
+)
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-# Derived, never random: a development install signs reproducibly, and the name says it all.
-DEVELOPMENT_KEY_LABEL = b"govboard DEVELOPMENT signing key -- NOT FOR PRODUCTION"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -40,43 +37,6 @@ def canonical_json(value: Any) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _development_allowed() -> bool:
-    module = getattr(settings, "SETTINGS_MODULE", "") or os.environ.get(
-        "DJANGO_SETTINGS_MODULE", ""
-    )
-    return bool(settings.DEBUG or module.endswith(".test") or settings.GOVBOARD_DEMO)
-
-
-@functools.cache
-def _private_key_for(configured: str) -> tuple[Ed25519PrivateKey, bool]:
-    if configured:
-        try:
-            seed = base64.b64decode(configured, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ImproperlyConfigured("GOVBOARD_SIGNING_KEY must be base64.") from exc
-        if len(seed) != 32:
-            raise ImproperlyConfigured("GOVBOARD_SIGNING_KEY must be base64 of a 32-byte seed.")
-        return Ed25519PrivateKey.from_private_bytes(seed), False
-    logger.warning(
-        "GOVBOARD_SIGNING_KEY is empty: signing with the DEVELOPMENT key derived from a public "
-        "label. Decision records signed with it prove nothing; set the key in production."
-    )
-    return Ed25519PrivateKey.from_private_bytes(
-        hashlib.sha256(DEVELOPMENT_KEY_LABEL).digest()
-    ), True
-
-
-def signing_private_key() -> Ed25519PrivateKey:
-    configured = settings.GOVBOARD_SIGNING_KEY or ""
-    if not configured and not _development_allowed():
-        raise ImproperlyConfigured("GOVBOARD_SIGNING_KEY is required outside DEBUG and tests.")
-    return _private_key_for(configured)[0]
-
-
-def is_development_key() -> bool:
-    return not settings.GOVBOARD_SIGNING_KEY
 
 
 def signing_public_key() -> Key:

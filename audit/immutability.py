@@ -27,11 +27,13 @@ $$;
 """
 
 
-def is_append_only(model: type[Model]) -> bool:
-    if getattr(model, "governance_append_only", False):
-        return True
+def is_history_model(model: type[Model]) -> bool:
     # simple-history's generated models carry ``history_id`` and a ``instance_type``.
     return hasattr(model, "instance_type") and model._meta.model_name.startswith("historical")
+
+
+def is_append_only(model: type[Model]) -> bool:
+    return bool(getattr(model, "governance_append_only", False)) or is_history_model(model)
 
 
 def append_only_tables() -> list[str]:

@@ -44,3 +44,73 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.verb} {self.object_type}:{self.object_id} by {self.actor_label}"
+
+
+class LogLeaf(models.Model):
+    """One sealed row of the audit trail: a leaf of the transparency log (ADR 0013).
+
+    ``leaf_hash`` is RFC 6962's SHA-256(0x00 || canonical bytes of the row);
+    ``chain_hash`` is SHA-256(previous leaf's chain_hash || leaf_hash): it proves nothing
+    the signed tree heads do not, but lets the verifier name the first leaf that was
+    reordered or inserted instead of only the first head that disagrees.
+    """
+
+    governance_append_only = True
+
+    leaf_index = models.BigIntegerField(unique=True)
+    table = models.CharField(max_length=100, help_text="The sealed row's database table.")
+    row_pk = models.BigIntegerField(help_text="The sealed row's primary key.")
+    leaf_hash = models.CharField(max_length=64)
+    chain_hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["leaf_index"]
+        constraints = [
+            # A row is sealed once, whichever seal run found it first.
+            models.UniqueConstraint(fields=["table", "row_pk"], name="audit_leaf_seals_a_row_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"leaf {self.leaf_index}: {self.table}#{self.row_pk}"
+
+
+class SignedTreeHead(models.Model):
+    """A signed checkpoint of the log: size, RFC 6962 root and time, signed with Ed25519.
+
+    Each head is also written outside the database (GOVBOARD_AUDIT_HEADS_URL); only that
+    copy catches a rewrite by someone who owns the database. ``compact_range`` is a cache
+    (the perfect-subtree hashes at this size) so the next seal hashes only its new leaves;
+    verification never trusts it.
+    """
+
+    governance_append_only = True
+
+    tree_size = models.BigIntegerField(unique=True)
+    root_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    key_id = models.CharField(max_length=64)
+    signature = models.CharField(max_length=100, help_text="Base64 Ed25519 signature.")
+    compact_range = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"tree head {self.tree_size} {self.root_hash[:12]}"
+
+
+class WitnessReceipt(models.Model):
+    """A witness webhook accepted this head (so the next seal run does not post it again)."""
+
+    governance_append_only = True
+
+    tree_size = models.BigIntegerField(unique=True)
+    witnessed_at = models.DateTimeField()
+    witness_url = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"witnessed head {self.tree_size}"

@@ -7,6 +7,9 @@ from typing import Any
 from django.db import models, transaction
 
 from audit.models import AuditEvent
+
+# The transparency log's seal job (ADR 0013) is one of the app's services.
+from audit.transparency.sealing import audit_log_seal  # noqa: F401
 from audit.verbs import AuditVerb
 
 

@@ -300,6 +300,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.dispatch_webhooks",
         "schedule": 30.0,
     },
+    # Seal committed audit rows into the transparency log and sign a tree head (ADR 0013).
+    "seal-audit-log": {
+        "task": "audit.tasks.seal_audit_log",
+        "schedule": 60.0,
+    },
 }
 # A request still in review this many days after its due date expires (CI resubmits).
 GOVBOARD_REVIEW_GRACE_DAYS = env_int("GOVBOARD_REVIEW_GRACE_DAYS", 14)
@@ -316,6 +321,11 @@ GOVBOARD_ALLOWED_STORAGE_SCHEMES = env_list(
 )
 # Base64 of the 32-byte Ed25519 seed that signs decision records (production requires it).
 GOVBOARD_SIGNING_KEY = env_str("GOVBOARD_SIGNING_KEY", "")
+# Where signed tree heads of the audit log are kept outside the database (append-only);
+# only file:// (a directory) is implemented, an object store is the production choice.
+GOVBOARD_AUDIT_HEADS_URL = env_str("GOVBOARD_AUDIT_HEADS_URL", f"file://{VAR_DIR / 'audit-heads'}")
+# A witness that is POSTed every new signed tree head (off when empty).
+GOVBOARD_AUDIT_WITNESS_URL = env_str("GOVBOARD_AUDIT_WITNESS_URL", "")
 # Evidence uploads larger than this are refused with 413 before anything is stored.
 GOVBOARD_MAX_EVIDENCE_BYTES = env_int("GOVBOARD_MAX_EVIDENCE_BYTES", 20 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 5
