@@ -117,3 +117,8 @@ class ApprovalsConfig(AppConfig):
         # migrations get their view permission on the auditor group, and the role groups
         # get any permission listed for them since they were made.
         post_migrate.connect(_top_up_after_migrate, dispatch_uid="approvals-auditor-group")
+        # Schema infrastructure, like the append-only triggers: after every migrate the
+        # lifecycle triggers allow exactly the transitions declared now (ADR 0014).
+        from approvals.lifecycle_trigger import install_after_migrate
+
+        post_migrate.connect(install_after_migrate, sender=self, dispatch_uid="approvals-lifecycle")
