@@ -36,20 +36,6 @@ class DatasetUse(models.TextChoices):
     EVAL = "eval", "Evaluation"
 
 
-class ApproverRole(models.TextChoices):
-    """Board roles that sign off. Each is a guardian object permission on a team."""
-
-    PLATFORM = "platform", "Platform approver"
-    PRODUCT = "product", "Product approver"
-    SECURITY = "security", "Security approver"
-    # The release runbook's owners (approvals migration 0004 seeds the runbook policy).
-    PLATFORM_LEAD = "platform_lead", "Platform lead"
-    DATA_GOVERNANCE = "data_governance", "Data governance"
-    ML_ENGINEER = "ml_engineer", "ML engineer"
-    APPLICATION_SECURITY = "application_security", "Application security"
-    SECURITY_OPERATIONS_LEAD = "security_operations_lead", "Security operations lead"
-
-
 class TokenScope(models.TextChoices):
     """What a service-account token may do (CI's actions)."""
 
@@ -78,11 +64,6 @@ class Severity(models.TextChoices):
     MEDIUM = "medium", "Medium"
     LOW = "low", "Low"
     UNKNOWN = "unknown", "Unknown"
-
-
-# Board roles whose holders triage vulnerability findings (record a severity or a
-# not-affected statement) for the team.
-SECURITY_ROLES = ("security", "application_security", "security_operations_lead")
 
 
 class VexJustification(models.TextChoices):

@@ -22,12 +22,11 @@ from typing import Any
 from django import forms
 
 from approvals.checks import checks_for_policy
-from approvals.choices import CheckName
+from approvals.choices import ApproverRole, CheckName
 from approvals.forms.board import STEP_FIELDS, ReviewStepFormSet, RoleQuorumFormSet
 from approvals.forms.gate import CheckFormSet, ThresholdFormSet
 from approvals.forms.policy import PolicyForm
 from approvals.models import GovernancePolicy
-from registry.choices import ApproverRole
 
 
 def _limit_text(value: Any) -> str:

@@ -11,9 +11,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.text import slugify
 
-from approvals.choices import StepType
+from approvals.choices import ApproverRole, StepType
 from approvals.forms.rows import kept_forms, rows_have_errors
-from registry.choices import ApproverRole
 
 #: The owner of automated steps (webhooks): no person signs for it.
 SYSTEM_OWNER = "system"
