@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from approvals.management.commands.load_demo import PEOPLE
+from approvals.demo.people import PEOPLE
 from approvals.models import PromotionRequest
 from registry.models import ModelVersion
 from tests.approvals.factories import governance_row_counts
