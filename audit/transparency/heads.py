@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audit.transparency.canonical import canonical_json
@@ -61,11 +63,20 @@ class TreeHead:
             raise ValueError(f"a tree head document needs every field: {exc}") from exc
 
     def signature_valid(self, public_key: Ed25519PublicKey) -> bool:
-        try:
-            public_key.verify(base64.b64decode(self.signature, validate=True), self.message())
-        except (InvalidSignature, binascii.Error, ValueError):
-            return False
-        return True
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return _signature_valid(raw, self.signature, self.message())
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature_valid(public_key: bytes, signature: str, message: bytes) -> bool:
+    # Cached: a verifier checking one head against many candidate logs (AUD-3) pays once.
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(
+            base64.b64decode(signature, validate=True), message
+        )
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
 
 
 def head_message(tree_size: int, root_hash: str, timestamp: str, key_id: str) -> bytes:
