@@ -24,8 +24,11 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 install: $(VENV)/.synced
 
 ## Run the product: web on http://$(HOST):$(PORT) + Celery worker + beat, demo data loaded.
+## On PostgreSQL give both roles (docs/adr/0014): DATABASE_OWNER_URL migrates and grants,
+## DATABASE_URL (the runtime role, created if missing) serves; SQLite says it is not tamper-resistant.
 run: install
 	$(MANAGE) migrate --noinput
+	$(MANAGE) setup_database_roles
 	$(MANAGE) collectstatic --noinput -v0
 	GOVBOARD_DEMO=1 GOVBOARD_PUBLIC_URL=http://$(HOST):$(PORT) $(MANAGE) load_demo
 	@trap 'kill 0' EXIT INT TERM; \
@@ -34,6 +37,8 @@ run: install
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 ## Run the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite).
+## With DATABASE_OWNER_URL too, the suite connects as the owner (it creates the test database)
+## and the AUD-1/AUD-2 tests as DATABASE_URL's runtime role, granted on the test database.
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

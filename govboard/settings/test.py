@@ -15,3 +15,10 @@ STORAGES = {
 }
 
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
+# With two roles (DATABASE_OWNER_URL), the suite connects as the owner, which creates the
+# test database and flushes it; the runtime role's refusals are tested on connections of
+# their own (tests/audit/test_runtime_role.py, ADR 0014).
+if GOVBOARD_DATABASE_OWNER:  # noqa: F405
+    DATABASES["default"].update(GOVBOARD_DATABASE_OWNER)  # noqa: F405
+# The suite runs on SQLite or one role on purpose: no startup warning in every test run.
+GOVBOARD_WARN_NOT_TAMPER_RESISTANT = False
