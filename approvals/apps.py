@@ -11,9 +11,19 @@ from django.db.models.signals import post_migrate
 AUDITOR_GROUP = "Auditors"
 #: Whose ``view_*`` permissions auditors hold: the governance apps (their history models
 #: included, simple-history puts them in the same apps), who the people and groups are,
-#: and who holds which object permission (guardian). Sessions, content types, admin log
-#: entries and beat schedules are not governance records.
-AUDITOR_APP_LABELS = ("registry", "approvals", "audit", "auth", "guardian")
+#: who holds which object permission (guardian), sign-in lockouts (identity) and when the
+#: scheduler's sweeps run (django_celery_beat) — what the admin shows (approvals migration
+#: 0010 added the last two). The SSO pages are for administrators only (``sso.admin``).
+#: Sessions, content types and admin log entries are not governance records.
+AUDITOR_APP_LABELS = (
+    "registry",
+    "approvals",
+    "audit",
+    "auth",
+    "guardian",
+    "identity",
+    "django_celery_beat",
+)
 
 
 #: The groups every installation has (approvals migration 0006); ``setup_team`` puts a
@@ -51,6 +61,33 @@ MANAGER_VIEW_PERMISSIONS = BOARD_VIEW_PERMISSIONS
 #: Each group and its permissions: the one place both are written.
 ROLE_GROUPS = {BOARD_GROUP: BOARD_VIEW_PERMISSIONS, MANAGER_GROUP: MANAGER_VIEW_PERMISSIONS}
 
+#: The group of auditors scoped to teams (approvals migration 0010): what opens the admin
+#: pages an auditor reads — the board's pages, the teams, the audit log and the policies
+#: requests were judged by. The team role ``registry.view_team_registry`` on chosen teams
+#: says whose rows they see; the global "Auditors" group (every team) holds that
+#: permission globally instead. Left out, like the board's: pages not restricted to teams
+#: (users, groups, object permissions, signing keys, webhooks, lockouts).
+TEAM_AUDITOR_GROUP = "Team auditors"
+TEAM_AUDITOR_VIEW_PERMISSIONS = (
+    *BOARD_VIEW_PERMISSIONS,
+    "registry.view_team",
+    "audit.view_auditevent",
+    "approvals.view_governancepolicy",
+)
+#: Every group ``top_up_role_groups`` keeps complete.
+TOPPED_UP_GROUPS = {**ROLE_GROUPS, TEAM_AUDITOR_GROUP: TEAM_AUDITOR_VIEW_PERMISSIONS}
+
+
+def create_all_permissions(apps: Any, *, using: str = "default") -> None:
+    """Make every model's permissions now: on a fresh database Django only creates them
+    after all migrations (post_migrate), too late for a migration that grants them."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0, using=using)
+        app_config.models_module = None
+
 
 def permissions_named(apps: Any, names: tuple[str, ...], *, using: str = "default") -> Any:
     """The permissions ``names`` ("app_label.codename") that exist in the database."""
@@ -63,11 +100,11 @@ def permissions_named(apps: Any, names: tuple[str, ...], *, using: str = "defaul
 
 
 def top_up_role_groups(apps: Any, *, using: str = "default") -> None:
-    """Give the role groups the permissions of ``ROLE_GROUPS`` they lack (for example one
-    listed after the group was made). Only ever adds; deleted groups are not recreated."""
+    """Give the role groups the permissions of ``TOPPED_UP_GROUPS`` they lack (for example
+    one listed after the group was made). Only ever adds; deleted groups are not recreated."""
     Group = apps.get_model("auth", "Group")
-    for group in Group.objects.using(using).filter(name__in=ROLE_GROUPS):
-        group.permissions.add(*permissions_named(apps, ROLE_GROUPS[group.name], using=using))
+    for group in Group.objects.using(using).filter(name__in=TOPPED_UP_GROUPS):
+        group.permissions.add(*permissions_named(apps, TOPPED_UP_GROUPS[group.name], using=using))
 
 
 def auditor_view_permissions(apps: Any, *, using: str = "default") -> Any:

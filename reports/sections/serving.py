@@ -1,0 +1,85 @@
+"""Section (a) and the admin page "which version served customer C at time T": the
+registry's deployments, read through the same selector as the API's deployment list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+
+from core.permissions import Verb
+from registry.models import Deployment
+from registry.selectors import deployments_visible_to
+from reports.scope import ReportScope
+from reports.sections.base import Row, Section, rows_of
+
+COLUMNS = (
+    "customer",
+    "environment",
+    "ring",
+    "team",
+    "model",
+    "kind",
+    "version",
+    "version_state",
+    "started_at",
+    "ended_at",
+    "recorded_by",
+)
+
+
+def exportable(actor: Any, queryset: QuerySet[Deployment]) -> QuerySet[Deployment]:
+    """``deployments_visible_to`` reads (``Verb.READ``); a report exports."""
+    return queryset.filter(pk__in=Deployment.objects.visible_to(actor, Verb.EXPORT).values("pk"))
+
+
+def served_at(actor: Any, *, customer: str, at: datetime) -> QuerySet[Deployment]:
+    """The deployments serving ``customer`` at the moment ``at``: started at or before it,
+    not ended by it. One query (the permission filter is a subquery)."""
+    # The selector's window is half-open (started before "until"): one microsecond past
+    # ``at`` keeps a deployment that started exactly then.
+    queryset = deployments_visible_to(
+        actor,
+        customer_scope=customer,
+        active_from=at.isoformat(),
+        active_until=(at + timedelta(microseconds=1)).isoformat(),
+    )
+    return queryset.select_related("version__registered_model")
+
+
+def serving_section(scope: ReportScope) -> Section:
+    """(a) Which version — and which threshold or policy config — served each customer in
+    each window: every deployment overlapping the report's window."""
+
+    def rows() -> Iterator[Row]:
+        queryset = deployments_visible_to(
+            scope.actor,
+            customer_scope=scope.customer or None,
+            active_from=scope.start.isoformat() if scope.start else None,
+            active_until=scope.until.isoformat() if scope.until else None,
+        )
+        queryset = exportable(scope.actor, queryset.filter(scope.serving_models()))
+        values = queryset.order_by("customer_scope", "started_at", "id").values_list(
+            "customer_scope",
+            "environment",
+            "ring",
+            "version__registered_model__team__slug",
+            "version__registered_model__name",
+            "version__registered_model__kind",
+            "version__version",
+            "version__state",
+            "started_at",
+            "ended_at",
+            "recorded_by__username",
+        )
+        yield from rows_of(values, COLUMNS)
+
+    return Section(
+        "serving",
+        "Which version served which customer, and when",
+        COLUMNS,
+        rows,
+        window_field="deployments active during the window",
+    )
