@@ -102,6 +102,23 @@ else:
 # Services own their transactions (see docs/adr/0001).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
+# Two roles on PostgreSQL (docs/adr/0014): DATABASE_URL is the application's runtime role,
+# which owns nothing and cannot rewrite the append-only tables; DATABASE_OWNER_URL is the role
+# that owns the tables, runs ``migrate`` and grants the runtime role exactly what it needs
+# (``setup_database_roles``). Only its credentials are used: the database is DATABASE_URL's.
+# Unset, one role does both and nothing stops it from lifting the triggers. Embedded SQLite
+# has no roles: there it is ignored.
+_CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
+GOVBOARD_DATABASE_OWNER: dict[str, object] = {}
+GOVBOARD_DATABASE_RUNTIME: dict[str, object] = {}
+# Whether startup logs that this configuration is not tamper-resistant (test.py: off).
+GOVBOARD_WARN_NOT_TAMPER_RESISTANT = True
+_owner_url = env_str("DATABASE_OWNER_URL", "")
+if _owner_url and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _owner = dj_database_url.parse(_owner_url)
+    GOVBOARD_DATABASE_OWNER = {key: _owner[key] for key in _CREDENTIALS}
+    GOVBOARD_DATABASE_RUNTIME = {key: DATABASES["default"][key] for key in _CREDENTIALS}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
