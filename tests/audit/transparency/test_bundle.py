@@ -135,3 +135,27 @@ def test_the_verifier_and_the_server_build_the_same_signed_bytes(bundle):
 def test_an_unknown_table_is_refused():
     with pytest.raises(ValueError, match="'registry_team' is not a table the audit log seals"):
         proof_bundle([("registry_team", "1")])
+
+
+def test_a_pinned_server_key_verifies_and_another_pinned_key_fails(
+    bundle, cryptography_only_python, tmp_path
+):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from core.signing_key import signing_public_key_raw
+
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(bundle))
+    pem = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    server, other = tmp_path / "server.pem", tmp_path / "other.pem"
+    server.write_bytes(signing_public_key_raw().public_bytes(*pem))
+    other.write_bytes(Ed25519PrivateKey.generate().public_key().public_bytes(*pem))
+
+    def run(key):
+        command = [cryptography_only_python, "-I", str(VERIFIER), str(export), "--public-key", key]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    assert run(str(server)).returncode == 0
+    refused = run(str(other))
+    assert refused.returncode == 1 and "does not verify" in refused.stderr

@@ -100,3 +100,17 @@ def test_a_limit_below_one_is_refused_and_nothing_is_sealed(heads_dir):
         audit_log_seal(now=NOW, limit=0)
     assert LogLeaf.objects.count() == 0
     assert SignedTreeHead.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_command_and_the_beat_task_run_the_same_seal(heads_dir, settings, capsys):
+    from django.core.management import call_command
+
+    from audit.tasks import seal_audit_log
+
+    add_events(2)
+    rows = unsealed_count()
+    call_command("seal_audit")
+    assert capsys.readouterr().out.startswith(f"sealed {rows} rows; tree size {rows}, signed head")
+    assert seal_audit_log() == 0
+    assert settings.CELERY_BEAT_SCHEDULE["seal-audit-log"]["task"] == seal_audit_log.name
