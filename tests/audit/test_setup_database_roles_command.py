@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command, get_commands
 from django.db import connection
 
@@ -32,6 +33,21 @@ def test_without_two_roles_the_command_says_plainly_it_is_not_tamper_resistant(s
     output = setup_output()
     assert "This is not tamper-resistant" in output
     assert "Nothing to set up." in output
+
+
+def test_every_start_logs_plainly_that_one_role_or_sqlite_is_not_tamper_resistant(settings, caplog):
+    # Given no runtime role configured, and the start-up warning on (test settings turn it off)
+    settings.GOVBOARD_DATABASE_RUNTIME = {}
+    settings.GOVBOARD_WARN_NOT_TAMPER_RESISTANT = True
+
+    # When the audit app starts
+    with caplog.at_level("WARNING", logger="audit"):
+        apps.get_app_config("audit").ready()
+
+    # Then the log says why the trail is not protected
+    where = "Embedded SQLite" if connection.vendor == "sqlite" else "DATABASE_OWNER_URL is not set"
+    assert f"{where}: the append-only triggers are installed" in caplog.text
+    assert "This is not tamper-resistant" in caplog.text
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles are PostgreSQL's")
