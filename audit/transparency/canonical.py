@@ -4,7 +4,7 @@
 as JSON with sorted keys, no whitespace, UTF-8 (not ASCII-escaped), NaN refused. Every
 concrete column, by its database column name, as the database returns it: datetimes as
 ISO 8601 in UTC with microseconds and a ``Z``, dates and times ISO 8601, decimals and
-UUIDs as strings, bytes as base64, JSON columns as their (recursively sorted) JSON value.
+UUIDs as strings, bytes as base64, JSON columns as their JSON value (keys sorted by the serialiser).
 ``tools/verify_audit_export.py`` parses and re-serialises the same way, so a canonical
 text that is not canonical is caught.
 """
@@ -25,10 +25,16 @@ def format_timestamp(moment: dt.datetime) -> str:
     """One spelling of an instant: UTC, microseconds, ``Z`` (tree heads use it too)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetimes have no canonical form")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: the same text ("...+00:00" -> "Z"), several times faster.
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+_AS_IS = frozenset({str, int, bool, float, type(None)})
 
 
 def canonical_value(value: Any) -> Any:
+    if type(value) in _AS_IS:  # the common case first: verify_audit calls this per column
+        return value
     if isinstance(value, dt.datetime):
         return format_timestamp(value)
     if isinstance(value, (dt.date, dt.time)):
@@ -37,9 +43,11 @@ def canonical_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, (bytes, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, dict):
-        return {str(key): canonical_value(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (dict, list)):
+        # A JSON column's value came out of JSON: nothing in it needs converting, and the
+        # serialiser sorts its keys.
+        return value
+    if isinstance(value, tuple):
         return [canonical_value(item) for item in value]
     return value
 
