@@ -2,15 +2,18 @@
 
 The version lifecycle buttons on the registry's version page: deprecating or retiring a
 version closes its open promotion request in the same transaction (approvals' lifecycle
-services), which the registry knows nothing of. ``govboard.urls`` imports this module.
+services), which the registry knows nothing of. The "Export report" buttons on the audit
+log and on a model's page open the reports app's form, which neither audit nor the
+registry may name. ``govboard.urls`` imports this module.
 """
 
 from __future__ import annotations
 
 from approvals import services
+from audit.admin import AuditEventAdmin
 from core.admin_actions import ServiceAction, reason_form
 from core.permissions import Verb, allowed
-from registry.admin import ModelVersionAdmin, RetireForm
+from registry.admin import ModelVersionAdmin, RegisteredModelAdmin, RetireForm
 from registry.choices import VersionState
 
 ModelVersionAdmin.service_actions = (
@@ -43,3 +46,6 @@ ModelVersionAdmin.service_actions = (
         success_message="The version is retired.",
     ),
 )
+
+AuditEventAdmin.change_list_template = "admin/reports/auditevent_change_list.html"
+RegisteredModelAdmin.change_form_template = "admin/reports/registeredmodel_change_form.html"

@@ -61,6 +61,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("sso/", include("sso.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any
 
+from django.db.models import Max
+
 from approvals.choices import CheckName
 from approvals.models import CheckResult, PromotionRequest
 from core.permissions import Verb
@@ -70,9 +72,10 @@ def changes_section(scope: ReportScope) -> Section:
 def _aspects(ids: list[int]) -> dict[str, dict[int, Any]]:
     """Per version id: its latest history row, datasets, evidence digests, eval metrics and
     policy version. Five queries, whatever the number of versions."""
-    history: dict[int, Any] = {}
-    for row in ModelVersion.history.filter(id__in=ids).order_by("id", "-history_id"):
-        history.setdefault(row.id, row)
+    # Only each version's latest history row: a version may have a million of them.
+    history_rows = ModelVersion.history.filter(id__in=ids)
+    latest = history_rows.values("id").annotate(latest=Max("history_id")).values("latest")
+    history = {row.id: row for row in ModelVersion.history.filter(history_id__in=latest)}
     datasets: dict[int, dict[str, str]] = defaultdict(dict)
     links = VersionDataset.objects.filter(model_version_id__in=ids).values_list(
         "model_version_id",
