@@ -24,6 +24,7 @@ from audit.transparency.sources import canonical_rows, model_for_table
 from core.signing_key import signing_public_key_bytes
 
 BUNDLE_FORMAT = "govboard-audit-bundle/1"
+CHUNK = 5_000
 
 
 def proof_bundle(rows: list[tuple[str, str]]) -> dict[str, Any]:
@@ -33,11 +34,7 @@ def proof_bundle(rows: list[tuple[str, str]]) -> dict[str, Any]:
     canonical = _canonical_texts(wanted)
     head = SignedTreeHead.objects.order_by("-tree_size").first()
     size = head.tree_size if head else 0
-    leaves = {}
-    for table, pk in wanted:
-        leaf = LogLeaf.objects.filter(table=table, row_pk=pk, leaf_index__lt=size).first()
-        if leaf is not None:
-            leaves[(table, pk)] = leaf.leaf_index
+    leaves = _leaf_indexes(wanted, size)
     levels = _levels(size) if leaves else None
     entries, unsealed = [], []
     for table, pk in wanted:
@@ -71,6 +68,22 @@ def _parse_pk(table: str, pk: str) -> int:
         raise ValueError(f"{pk!r} is not a primary key of {table}") from None
 
 
+def _leaf_indexes(wanted: list[tuple[str, int]], size: int) -> dict[tuple[str, int], int]:
+    """(table, pk) -> leaf index of the wanted rows the head of ``size`` covers."""
+    by_table: dict[str, list[int]] = {}
+    for table, pk in wanted:
+        by_table.setdefault(table, []).append(pk)
+    found = {}
+    for table, pks in by_table.items():
+        for start in range(0, len(pks), CHUNK):
+            leaves = LogLeaf.objects.filter(
+                table=table, row_pk__in=pks[start : start + CHUNK], leaf_index__lt=size
+            )
+            for pk, index in leaves.values_list("row_pk", "leaf_index"):
+                found[(table, pk)] = index
+    return found
+
+
 def _canonical_texts(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
     by_table: dict[str, list[int]] = {}
     for table, pk in wanted:
@@ -78,8 +91,10 @@ def _canonical_texts(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], str
     texts = {}
     for table, pks in by_table.items():
         model = model_for_table(table)
-        for pk, canonical in canonical_rows(model, model._base_manager.filter(pk__in=pks)):
-            texts[(table, pk)] = canonical.decode("utf-8")
+        for start in range(0, len(pks), CHUNK):
+            rows = model._base_manager.filter(pk__in=pks[start : start + CHUNK])
+            for pk, canonical in canonical_rows(model, rows):
+                texts[(table, pk)] = canonical.decode("utf-8")
     missing = [f"{table} pk {pk}" for table, pk in wanted if (table, pk) not in texts]
     if missing:
         raise ValueError(f"no such audit rows: {', '.join(missing)}")
@@ -89,7 +104,7 @@ def _canonical_texts(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], str
 def _levels(size: int) -> MerkleLevels:
     hashes = bytearray()
     leaves = LogLeaf.objects.filter(leaf_index__lt=size).order_by("leaf_index")
-    for hashed in leaves.values_list("leaf_hash", flat=True).iterator(5_000):
+    for hashed in leaves.values_list("leaf_hash", flat=True).iterator(CHUNK):
         hashes += bytes.fromhex(hashed)
     return MerkleLevels.from_concatenated(hashes)
 
