@@ -127,8 +127,10 @@ def install_lifecycle_triggers(using: str = "default") -> list[str]:
         cursor.execute(_transitions_function_sql())
         cursor.execute(_trigger_function_sql())
         for table in tables:
+            # Every UPDATE, not ``UPDATE OF state``: a column list would make PostgreSQL
+            # refuse a later migration that alters the state column's type.
             cursor.execute(
-                f'CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE UPDATE OF state ON "{table}" '
+                f'CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE UPDATE ON "{table}" '
                 f"FOR EACH ROW EXECUTE FUNCTION {TRIGGER_FUNCTION}()"
             )
     return tables
