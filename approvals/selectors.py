@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
@@ -29,11 +30,11 @@ def overdue_flag(now: Any) -> Case:
     )
 
 
-def requests_visible_to(user: Any) -> QuerySet[PromotionRequest]:
+def requests_visible_to(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
     return (
         PromotionRequest.objects.visible_to(user)
         .select_related("version__registered_model__team", "requested_by", "policy")
-        .annotate(is_overdue=overdue_flag(timezone.now()))
+        .annotate(is_overdue=overdue_flag(now or timezone.now()))
     )
 
 
@@ -45,7 +46,7 @@ def request_with_evidence(queryset: QuerySet[PromotionRequest]) -> QuerySet[Prom
     )
 
 
-def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
+def review_queue_for(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
     """Requests in review on teams where the user holds a signing role: expedited first,
     then the earliest due, then the oldest. Overdue ones carry ``is_overdue``."""
     return (
@@ -53,16 +54,15 @@ def review_queue_for(user: Any) -> QuerySet[PromotionRequest]:
         .filter(state=RequestState.IN_REVIEW)
         .exclude(requested_by=user)
         .select_related("version__registered_model__team", "requested_by")
-        .annotate(is_overdue=overdue_flag(timezone.now()))
+        .annotate(is_overdue=overdue_flag(now or timezone.now()))
         .order_by("-priority", "due_at", "created_at", "id")
     )
 
 
-def overdue_requests(user: Any) -> QuerySet[PromotionRequest]:
+def overdue_requests(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
     """Open requests past their due date, visible to the user (dashboards, escalation)."""
-    return requests_visible_to(user).filter(
-        state__in=OPEN_REQUEST_STATES, due_at__lt=timezone.now()
-    )
+    now = now or timezone.now()
+    return requests_visible_to(user, now=now).filter(state__in=OPEN_REQUEST_STATES, due_at__lt=now)
 
 
 def approval_outcome(request_id: int) -> str:

@@ -3,7 +3,7 @@
 Each route name maps HTTP methods to the token scope a service account needs; ``SESSION``
 marks methods people may call with a browser session (their object permissions are then
 checked by the selectors and services). A route or method missing here is refused with 403
-— and ``tests/api/test_api_policy_table.py`` fails when any API route has no entry.
+— and ``tests/govboard/api/test_api_policy_table.py`` fails when any API route has no entry.
 """
 
 from __future__ import annotations

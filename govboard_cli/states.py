@@ -1,7 +1,7 @@
 """The server's state and kind names, as the client knows them.
 
 The client cannot import the server (it runs without Django), so the names are written
-here once; ``tests/cli/test_states.py`` compares them with the server's choices
+here once; ``tests/govboard_cli/test_states.py`` compares them with the server's choices
 (``registry.choices``, ``approvals.choices``) and fails when either side adds, drops or
 renames one. A state the server adds before the client learns it still works: an
 unknown request state counts as pending (exit 3), never as approved.

@@ -6,12 +6,13 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.test import TransactionTestCase
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.immutability import append_only_tables, install_append_only_triggers
+from tests.world import World, build_world
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,3 +120,25 @@ def _end_stray_sessions_before_teardown(django_db_setup, django_db_blocker):
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> World:
+    """The two-team world, built once per module inside a transaction rolled back at its end.
+
+    Each test still runs in its own savepoint (pytest-django), so a write by one test is
+    never seen by the next.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            built = build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)

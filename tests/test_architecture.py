@@ -13,6 +13,8 @@
   ``QuerySet.update()``, ``bulk_create``, ``bulk_update`` or raw SQL: those skip
   simple-history and the audit trail, so only the one place that also records them may.
 
+- No non-migration module is over 400 lines (one concept per file).
+
 Each rule is a function over source text, so a planted violation shows it can fail; each
 failure names the file, the line and the rule.
 """
@@ -28,7 +30,17 @@ import pytest
 from django.apps import apps
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("core", "registry", "approvals", "audit", "identity", "sso", "govboard", "govboard_cli")
+APPS = (
+    "core",
+    "registry",
+    "approvals",
+    "audit",
+    "identity",
+    "sso",
+    "reports",
+    "govboard",
+    "govboard_cli",
+)
 BULK_WRITES = {"update", "bulk_create", "bulk_update"}
 SQL_WRITE = re.compile(r"^\s*(insert\s+into|update|delete\s+from)\s+\"?(\w+)", re.IGNORECASE)
 
@@ -160,7 +172,7 @@ def test_audit_imports_only_core():
 def test_no_app_imports_the_roof():
     violations = [
         v
-        for app in ("core", "registry", "approvals", "audit", "identity", "sso")
+        for app in ("core", "registry", "approvals", "audit", "identity", "sso", "reports")
         for path in source_files(app)
         for v in forbidden_imports(
             path.read_text(),
@@ -274,7 +286,36 @@ def test_only_services_write_history_tracked_models_in_bulk():
     assert violations == [], "\n".join(map(str, violations))
 
 
+MAX_MODULE_LINES = 400
+
+
+def oversized_module(source: str, path: str) -> list[Violation]:
+    lines = source.count("\n")
+    if lines <= MAX_MODULE_LINES:
+        return []
+    rule = (
+        f"a module is at most {MAX_MODULE_LINES} lines (this one has {lines}): split it by concept"
+    )
+    return [Violation(path, MAX_MODULE_LINES + 1, rule)]
+
+
+def test_no_module_is_over_the_size_limit():
+    violations = [
+        v
+        for app in (*APPS, "tools")
+        if (ROOT / app).is_dir()
+        for path in source_files(app)
+        for v in oversized_module(path.read_text(), _relative(path))
+    ]
+    assert violations == [], "\n".join(map(str, violations))
+
+
 # --- each rule fails on a planted violation ------------------------------------------------
+
+
+def test_a_planted_oversized_module_is_named():
+    [violation] = oversized_module("x = 1\n" * 401, "core/planted.py")
+    assert str(violation).startswith("core/planted.py:401: a module is at most 400 lines")
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,6 @@ from audit.models import AuditEvent
 from core.errors import IllegalTransition
 from registry import services as registry_services
 from registry.models import ModelVersion
-from tests.api.helpers import assert_problem
 from tests.approvals.factories import ci_user, governance_row_counts, request_in_review
 from tests.registry.factories import (
     PASSWORD,
@@ -27,6 +26,7 @@ from tests.registry.factories import (
     manager,
     service_account_with_token,
 )
+from tests.world import assert_problem
 
 pytestmark = pytest.mark.django_db
 

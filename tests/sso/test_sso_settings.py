@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_settings import import_settings, production_env
+from tests.govboard.test_settings import import_settings, production_env
 
 IDP = "https://idp.example.test/oauth2"
 COMPLETE = {

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import govboard_cli as cli
-from tests.cli.support import CLIENT_PACKAGE, register_args, vendor_client
+from tests.govboard_cli.support import CLIENT_PACKAGE, register_args, vendor_client
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "ci" / "README.md"
 

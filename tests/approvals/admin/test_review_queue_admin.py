@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from approvals import selectors, services
+from approvals import services
+from approvals.models import PromotionRequest
 from core import permissions
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import TeamFactory, UserFactory, approver
@@ -17,9 +18,7 @@ from tests.registry.factories import TeamFactory, UserFactory, approver
 pytestmark = pytest.mark.django_db
 
 
-def test_my_queue_lists_requests_awaiting_my_role_expedited_first_and_flags_overdue(
-    monkeypatch,
-):
+def test_my_queue_lists_requests_awaiting_my_role_expedited_first_and_flags_overdue():
     # Given two requests in review on my team (the second expedited), and one on another team
     team = TeamFactory()
     first = request_in_review(registered_model__team=team)
@@ -41,10 +40,10 @@ def test_my_queue_lists_requests_awaiting_my_role_expedited_first_and_flags_over
     assert [r.pk for r in rows] == [second.pk, first.pk]
     assert not any(r.is_overdue for r in rows)
 
-    # And a month later both are flagged overdue (column and filter)
-    later = timezone.now() + timedelta(days=30)
-    real_flag = selectors.overdue_flag
-    monkeypatch.setattr(selectors, "overdue_flag", lambda now: real_flag(later))
+    # And once their due dates have passed both are flagged overdue (column and filter)
+    PromotionRequest.objects.filter(pk__in=[first.pk, second.pk]).update(
+        due_at=timezone.now() - timedelta(days=1)
+    )
     overdue = client.get("/admin/approvals/promotionrequest/?queue=mine&overdue=yes")
     assert {r.pk for r in overdue.context["cl"].result_list} == {first.pk, second.pk}
     assert all(r.is_overdue for r in overdue.context["cl"].result_list)

@@ -20,7 +20,7 @@ from audit.models import AuditEvent
 from govboard_cli import waiting
 from registry.models import DatasetVersion, ModelVersion, VersionDataset
 from tests.approvals.factories import SAMPLES
-from tests.cli.support import (
+from tests.govboard_cli.support import (
     complete_metadata_file,
     make_reviewable,
     register_args,

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from registry.models import Deployment, Evidence, ModelVersion
-from tests.api.helpers import World, assert_problem, governance_snapshot
 from tests.registry.factories import ModelVersionFactory
+from tests.world import World, assert_problem, governance_snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 from django.conf import settings
 
-from tests.test_env_example import env_example_variables
-from tests.test_settings import import_settings, production_env
+from tests.govboard.test_env_example import env_example_variables
+from tests.govboard.test_settings import import_settings, production_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 

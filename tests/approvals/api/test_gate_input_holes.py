@@ -9,8 +9,8 @@ import pytest
 
 from registry.models import DatasetVersion, VersionDataset
 from registry.validators import SLUG_NAME
-from tests.api.helpers import World, assert_problem, governance_snapshot, registration_payload
 from tests.registry.factories import ModelVersionFactory, sha256_of
+from tests.world import World, assert_problem, governance_snapshot, registration_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from tests.api.helpers import World, assert_problem, governance_snapshot
+from tests.world import World, assert_problem, governance_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -93,8 +93,8 @@ ENDPOINTS = [
 ]
 # Fields a write legitimately accepts are not extra there: the model's owner is set by PUT,
 # and a registration carries its checksum (an existing version's checksum never changes:
-# tests/api/test_version_registration_idempotency.py). The registration's other
-# server-owned fields are covered by tests/api/test_version_registration_refusals.py.
+# tests/registry/api/test_version_registration_idempotency.py). The registration's other
+# server-owned fields are covered by tests/registry/api/test_version_registration_refusals.py.
 NOT_EXTRA = {
     "upsert-model": {"owner"},
     "register-version": {

@@ -22,7 +22,7 @@ import pytest
 import govboard_cli as cli
 from approvals import services as approval_services
 from registry.models import ModelVersion
-from tests.cli.support import (
+from tests.govboard_cli.support import (
     complete_metadata_file,
     make_reviewable,
     register_args,

@@ -8,9 +8,9 @@ import base64
 import re
 from pathlib import Path
 
-from tests.test_settings import import_settings, production_env
+from tests.govboard.test_settings import import_settings, production_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ENV_EXAMPLE = ROOT / ".env.example"
 ENV_READERS = {"env_str", "env_bool", "env_int", "env_list"}
 # Outside the settings package, these files read the environment before Django does.

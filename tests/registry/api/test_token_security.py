@@ -18,12 +18,12 @@ from core import permissions
 from registry import services
 from registry.choices import TokenScope
 from registry.models import ApiToken
-from tests.api.helpers import assert_problem, governance_snapshot
 from tests.registry.factories import (
     TeamFactory,
     UserFactory,
     service_account_with_token,
 )
+from tests.world import assert_problem, governance_snapshot
 
 pytestmark = pytest.mark.django_db
 

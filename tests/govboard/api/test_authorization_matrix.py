@@ -16,7 +16,7 @@ from django.utils import timezone
 from approvals.models import PromotionRequest
 from govboard.api_policy import API_POLICY
 from registry.models import Deployment, ModelVersion
-from tests.api.helpers import APPROVER_CALLERS, CALLERS, World, assert_problem
+from tests.world import APPROVER_CALLERS, CALLERS, World, assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ spoofable names are refused quickly with a problem, and leave nothing behind.
 
 The registration endpoint's own strict-JSON refusals (deep nesting, NaN, duplicate keys,
 bad UTF-8, oversized body), its semver leading-zero and build-metadata collisions live in
-tests/api/test_version_registration_refusals.py and ..._idempotency.py; here the same
+tests/registry/api/test_version_registration_refusals.py and ..._idempotency.py; here the same
 corpus is run against every other write, plus huge numbers and gzip for all of them.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry.models import Evidence, RegisteredModel, Team
-from tests.api.helpers import World, assert_problem, governance_snapshot, registration_payload
+from tests.world import World, assert_problem, governance_snapshot, registration_payload
 
 pytestmark = pytest.mark.django_db
 

@@ -13,13 +13,13 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from registry.models import IdempotencyKey, ModelVersion
-from tests.api.helpers import assert_problem
 from tests.registry.factories import (
     RegisteredModelFactory,
     TeamFactory,
     service_account_with_token,
     sha256_of,
 )
+from tests.world import assert_problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

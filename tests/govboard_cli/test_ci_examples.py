@@ -44,7 +44,7 @@ from tests.approvals.factories import (
     provenance_statement,
     signed_provenance,
 )
-from tests.cli.support import vendor_client
+from tests.govboard_cli.support import vendor_client
 from tests.registry.factories import PASSWORD, UserFactory, approver
 
 ROOT = Path(__file__).resolve().parents[2]

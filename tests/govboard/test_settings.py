@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "k7#Qp2!vX9@mL4$wR8^tZ1&nB6*cF3(hJ5)dG0-sY2+eU7=aI4_oP9~"
 GOOD_SIGNING_KEY = base64.b64encode(bytes(range(32))).decode()
 
