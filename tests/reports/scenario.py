@@ -183,3 +183,17 @@ def team_auditor(team: Team, **kwargs: Any) -> Any:
     user.groups.add(Group.objects.get(name=TEAM_AUDITOR_GROUP))
     permissions.grant_team_role(user, "registry.view_team_registry", team)
     return user
+
+
+def more_deployments(scenario: Scenario, count: int, *, major: int) -> None:
+    """``count`` more versions of the model, each serving acme since launch (for query
+    counts at two sizes)."""
+    for n in range(count):
+        version = ModelVersionFactory(registered_model=scenario.model, version=f"{major}.{n}.0")
+        Deployment.objects.create(
+            version=version,
+            environment="production",
+            customer_scope="acme",
+            started_at=LAUNCH,
+            recorded_by=scenario.model.owner,
+        )

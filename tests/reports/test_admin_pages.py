@@ -13,9 +13,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from registry.models import Deployment
-from tests.registry.factories import ModelVersionFactory, UserFactory
-from tests.reports.scenario import LAUNCH, SWITCH
+from tests.registry.factories import UserFactory
+from tests.reports.scenario import LAUNCH, SWITCH, more_deployments
 
 pytestmark = pytest.mark.django_db
 
@@ -106,18 +105,6 @@ def page_queries(client: Client, url: str, params: dict) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url, params).status_code == 200
     return len(queries)
-
-
-def more_deployments(scenario, count: int, *, major: int) -> None:
-    for n in range(count):
-        version = ModelVersionFactory(registered_model=scenario.model, version=f"{major}.{n}.0")
-        Deployment.objects.create(
-            version=version,
-            environment="production",
-            customer_scope="acme",
-            started_at=LAUNCH,
-            recorded_by=scenario.model.owner,
-        )
 
 
 @pytest.mark.parametrize(

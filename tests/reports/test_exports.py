@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.services import audit_log_seal
 from reports.exports import report_chunks
@@ -16,6 +18,7 @@ from reports.exports.pdf_export import proof_lines
 from reports.proofs import Citations, verification_result
 from reports.scope import report_scope
 from reports.sections import SECTION_BUILDERS
+from tests.reports.scenario import more_deployments
 
 pytestmark = pytest.mark.django_db
 SEALED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -140,3 +143,15 @@ def _first_event_id() -> int:
     from audit.models import AuditEvent
 
     return AuditEvent.objects.order_by("id").values_list("id", flat=True).first()
+
+
+def test_the_csv_makes_the_same_number_of_queries_at_two_sizes(scenario):
+    scope = report_scope(actor=scenario.auditor, team="alpha")
+    counts = []
+    for count, major in ((2, 5), (20, 6)):
+        more_deployments(scenario, count, major=major)
+        with CaptureQueriesContext(connection) as queries:
+            export(scope, "csv")
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
