@@ -47,13 +47,26 @@ def undo_auditors_read_the_whole_admin(apps, schema_editor):
     using = schema_editor.connection.alias
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    Group.objects.using(using).filter(name=TEAM_AUDITOR_GROUP).delete()
+    GroupObjectPermission = apps.get_model("guardian", "GroupObjectPermission")
+    # Ids and plain statements, not instances or the ORM's cascade: a backwards run's
+    # historical models come from different states and the related-instance check refuses
+    # them (as in 0009).
+    team_auditors = Group.objects.using(using).filter(name=TEAM_AUDITOR_GROUP).first()
+    if team_auditors is not None:
+        team_auditors.permissions.clear()
+        team_auditors.user_set.clear()
+        GroupObjectPermission.objects.using(using).filter(group_id=team_auditors.pk).delete()
+        connection = schema_editor.connection
+        with connection.cursor() as cursor:
+            # The table name is the model's own, quoted; the id is a parameter.
+            table = connection.ops.quote_name(Group._meta.db_table)
+            cursor.execute(f"DELETE FROM {table} WHERE id = %s", [team_auditors.pk])  # noqa: S608
     group = Group.objects.using(using).filter(name=AUDITOR_GROUP).first()
     if group is not None:
         group.permissions.remove(
-            *Permission.objects.using(using).filter(
-                codename__startswith="view_", content_type__app_label__in=ADDED_APP_LABELS
-            )
+            *Permission.objects.using(using)
+            .filter(codename__startswith="view_", content_type__app_label__in=ADDED_APP_LABELS)
+            .values_list("pk", flat=True)
         )
 
 
@@ -62,6 +75,7 @@ class Migration(migrations.Migration):
         ("approvals", "0009_board_roles"),
         ("identity", "0001_initial"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
+        ("guardian", "0003_remove_groupobjectpermission_guardian_gr_content_ae6aec_idx_and_more"),
     ]
 
     operations = [
