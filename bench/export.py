@@ -7,7 +7,7 @@ allowed; nothing else writes this way). Each export then runs in a child process
 own, so its peak RSS is its own: the CSV, and the JSON report without its proofs, over
 all N rows. Prints rows/s and peak RSS per export; the goal is >= 50,000 rows/s within
 150 MB. Not measured here: the JSON's proofs (``audit.transparency.bundle.proof_bundle``
-reads one leaf per cited row and holds the whole bundle in memory; ADR 0015).
+holds the whole bundle in memory; ADR 0015).
 
 Usage (N defaults to 1,000,000):
     psql -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS govboard_bench_export' \\
