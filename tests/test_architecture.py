@@ -13,6 +13,7 @@
   ``QuerySet.update()``, ``bulk_create``, ``bulk_update`` or raw SQL: those skip
   simple-history and the audit trail, so only the one place that also records them may.
 
+- ``reports`` is read-only: it imports no ``services`` module of any app.
 - No non-migration module is over 400 lines (one concept per file).
 
 Each rule is a function over source text, so a planted violation shows it can fail; each
@@ -235,6 +236,15 @@ def reads_importing_services(source: str, path: str) -> list[Violation]:
         for line, module in imported_modules(ast.parse(source))
         if "services" in module.split(".")
     ]
+
+
+def test_reports_import_no_services():
+    violations = [
+        v
+        for path in source_files("reports")
+        for v in reads_importing_services(path.read_text(), _relative(path))
+    ]
+    assert violations == [], "\n".join(map(str, violations))
 
 
 def test_reads_never_import_the_write_layer():
