@@ -132,7 +132,9 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
         indexes = [models.Index(fields=["state", "approval_expires_at"])]
 
     def __str__(self) -> str:
-        return f"{self.registered_model_id}@{self.version}"
+        # People read versions by name ("fraud-scorer 1.1.0"), never by the model's id.
+        # Lists that show versions select_related the registered model (no query per row).
+        return f"{self.registered_model.name} {self.version}"
 
     @property
     def team(self) -> Team:  # core.permissions.team_of
