@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
 from approvals import checks as check_registry
@@ -72,6 +75,38 @@ def signoff_problems(
     if binding.get("evidence") != digests:
         problems.append("evidence changed since signing")
     return problems
+
+
+def counting_signoffs(**filters: Any) -> QuerySet[SignOff]:
+    """``signoff_problems`` for many requests at once (a subquery on the outer request):
+    the sign-offs bound to this request, its version's checksum and the evidence its latest
+    check run saw. Their role and signer columns are written with the binding, and the
+    append-only tables keep the server signature honest, so the signature is left to
+    ``assess``. While evidence changed since the run, signing is refused until a re-run,
+    which starts a new binding."""
+    return SignOff.objects.filter(
+        request=OuterRef("pk"),
+        signed_checksum=OuterRef("version__checksum"),
+        evidence_digests=OuterRef("checked_evidence"),
+        **filters,
+    )
+
+
+def role_missing_q(role: str) -> Q:
+    """The set form of ``Assessment.missing_roles`` for one role: the outer request's
+    policy requires ``role`` and fewer sign-offs of it count than its quorum."""
+    counted = (
+        counting_signoffs(role=role)
+        .order_by()
+        .values("request")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    quorum = Cast(KT(f"policy_snapshot__required_roles__{role}"), IntegerField())
+    counted_or_none = Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+    return Q(policy_snapshot__required_roles__has_key=role) & Q(
+        GreaterThan(quorum, counted_or_none)
+    )
 
 
 @dataclass

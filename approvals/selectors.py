@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
-from django.db.models import BooleanField, Case, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from approvals import sla
-from approvals.assessment import assess, current_digests
-from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestState
+from approvals.assessment import assess, counting_signoffs, current_digests, role_missing_q
+from approvals.choices import OPEN_REQUEST_STATES, ApproverRole, Priority, RequestState
 from approvals.models import (
     CheckException,
     CheckResult,
@@ -19,7 +33,7 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
 )
-from core.permissions import ANY_TEAM_ROLE, Verb
+from core.permissions import Verb, team_q
 
 
 def overdue_flag(now: Any) -> Case:
@@ -46,17 +60,66 @@ def request_with_evidence(queryset: QuerySet[PromotionRequest]) -> QuerySet[Prom
     )
 
 
-def review_queue_for(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
-    """Requests in review on teams where the user holds a signing role: expedited first,
-    then the earliest due, then the oldest. Overdue ones carry ``is_overdue``."""
+#: The team of a request, from the request.
+REQUEST_TEAM = "version__registered_model__team"
+#: How many requests the queue page lists and the badge counts ("99+" beyond).
+QUEUE_LIMIT = 100
+
+
+def _needs_role(user: Any, role: str) -> Q:
+    """A request needs ``user`` for ``role``: they hold it on the request's team, the role
+    is still missing (``assessment.role_missing_q``), and they signed no other role on it
+    (one person signs for one role per request)."""
+    # Any earlier sign-off as another role bars this one, even one that no longer counts.
+    any_other_role = SignOff.objects.filter(request=OuterRef("pk"), signer=user).exclude(role=role)
     return (
-        PromotionRequest.objects.visible_to(user, Verb.SIGN, role=ANY_TEAM_ROLE)
-        .filter(state=RequestState.IN_REVIEW)
-        .exclude(requested_by=user)
-        .select_related("version__registered_model__team", "requested_by")
-        .annotate(is_overdue=overdue_flag(now or timezone.now()))
-        .order_by("-priority", "due_at", "created_at", "id")
+        team_q(user, Verb.SIGN, REQUEST_TEAM, role=role)
+        & role_missing_q(role)
+        & ~Q(Exists(any_other_role))
     )
+
+
+def review_queue_for(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
+    """ "Awaiting your sign-off": requests in review where a board role the user holds on
+    the request's team is still missing, that they did not request and have not signed
+    (a sign-off that still counts); expedited first, then the earliest due, then the
+    oldest. Each row carries ``is_overdue`` and ``awaits_<role>`` per board role.
+
+    One query, whatever the number of requests or teams: every board role is a condition
+    of it (a role the user holds nowhere matches no team), so no lookup of roles first.
+    """
+    needs = {role: _needs_role(user, role) for role in ApproverRole.values}
+    return (
+        PromotionRequest.objects.filter(state=RequestState.IN_REVIEW)
+        .exclude(requested_by=user)
+        .filter(~Q(Exists(counting_signoffs(signer=user))))
+        .filter(reduce(operator.or_, needs.values()))
+        .select_related("version__registered_model__team", "requested_by")
+        .annotate(
+            is_overdue=overdue_flag(now or timezone.now()),
+            **{
+                f"awaits_{role}": ExpressionWrapper(condition, output_field=BooleanField())
+                for role, condition in needs.items()
+            },
+        )
+        .order_by("-priority", F("due_at").asc(nulls_last=True), "created_at", "id")
+    )
+
+
+def awaiting_count(user: Any) -> int:
+    """How many requests await the user, counted up to ``QUEUE_LIMIT`` (the badge shows
+    "99+" past it): a COUNT over a LIMIT subquery, never over the whole table."""
+    return review_queue_for(user).order_by()[:QUEUE_LIMIT].count()
+
+
+def roles_to_sign(user: Any, request: PromotionRequest | int) -> list[str]:
+    """The board roles the user can still sign on one request (the sign form's choices):
+    the queue's rule for that one row, empty when it does not await them."""
+    pk = request.pk if isinstance(request, PromotionRequest) else request
+    roles = ApproverRole.values
+    row = review_queue_for(user).filter(pk=pk).values(*(f"awaits_{role}" for role in roles))
+    found = row.first()
+    return [role for role in roles if found and found[f"awaits_{role}"]]
 
 
 def overdue_requests(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
@@ -169,13 +232,16 @@ def request_detail(user: Any, request_id: int) -> RequestDetail:
 
 
 __all__ = [
+    "QUEUE_LIMIT",
     "RequestDetail",
     "approval_outcome",
+    "awaiting_count",
     "overdue_flag",
     "overdue_requests",
     "request_detail",
     "request_with_evidence",
     "requests_visible_to",
     "review_queue_for",
+    "roles_to_sign",
     "signoff_outcome",
 ]
