@@ -11,7 +11,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-long lint format check prod-check bench clean
+.PHONY: install run test test-long lint format check prod-check bench screenshots clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -62,6 +62,11 @@ check: install
 ## Production settings under gunicorn against local PostgreSQL and Redis; probes /health/.
 prod-check: install
 	bash deploy/prod_check.sh
+
+## docs/screenshots/: each person's landing page, the review page, the dashboard and a model card
+## (the demo on a throw-away embedded installation, in Debian's headless Chromium).
+screenshots: install
+	$(PY) tools/screenshots.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var
