@@ -6,6 +6,7 @@ from __future__ import annotations
 from approvals.checks.context import CheckContext, CheckOutcome, make_outcome, missing_document
 from approvals.choices import CheckName
 from approvals.evidence import EvidenceError
+from core.numbers import format_number
 from registry.choices import EvidenceKind, ModelKind
 from registry.models import ModelVersion
 
@@ -41,8 +42,9 @@ def check_eval_thresholds(ctx: CheckContext) -> CheckOutcome:
     observed = {"checkpoint_id": package.checkpoint_id, "results": rows[:200]}
     if failed:
         shown = "; ".join(
-            f"{r.metric}{'[' + r.segment + ']' if r.segment else ''} = {r.observed} "
-            f"(needs {r.comparison} {r.limit})"
+            f"{r.metric}{'[' + r.segment + ']' if r.segment else ''} = "
+            f"{format_number(r.observed) or 'not reported'} "
+            f"(needs {r.comparison} {format_number(r.limit)})"
             for r in failed[:5]
         )
         return make_outcome(
