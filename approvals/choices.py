@@ -12,6 +12,14 @@ class RequestState(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+class RequestPurpose(models.TextChoices):
+    """Why a request exists: a first promotion (draft → approved), or the re-certification
+    of an approved version (fresh evidence, the same quorum; the approval's expiry moves)."""
+
+    PROMOTION = "promotion", "Promotion"
+    RECERTIFICATION = "recertification", "Re-certification"
+
+
 class ApproverRole(models.TextChoices):
     """The board's roles. Each is a permission of ``approvals.Board`` granted on a team
     (``core.permissions``): adding one is an approvals migration."""

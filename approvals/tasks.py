@@ -30,13 +30,22 @@ def requeue_stuck_checks() -> int:
     return len(ids)
 
 
-@shared_task(name="approvals.tasks.dispatch_webhooks")
-def dispatch_webhooks() -> int:
-    """Relay committed deliveries never attempted, and retries that are overdue."""
+@shared_task(name="approvals.tasks.relay_outbox")
+def relay_outbox() -> dict:
+    """The one outbox relay (beat, and nudged after each commit that wrote to the
+    outbox): committed webhook deliveries never attempted and overdue retries go to
+    ``deliver_webhook``; due email notifications are sent here, each claimed once."""
     ids = services.webhooks_dispatch() + services.deliveries_due()
     for delivery_id in dict.fromkeys(ids):
         deliver_webhook.delay(delivery_id)
-    return len(ids)
+    return {"webhooks": len(ids), **services.notifications_relay()}
+
+
+@shared_task(name="approvals.tasks.dispatch_webhooks")
+def dispatch_webhooks() -> dict:
+    """The relay's former name: schedules and queued messages written before it was
+    renamed still run the one relay."""
+    return relay_outbox()
 
 
 @shared_task(bind=True, name="approvals.tasks.deliver_webhook", max_retries=None)

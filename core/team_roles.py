@@ -148,3 +148,15 @@ def _permission(permission: str) -> Permission:
     if permission not in team_roles():
         raise ValueError(f"Unknown team role {permission!r}.")
     return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def holders_q(permission: str, team_pk: int) -> Q:
+    """Users holding ``permission`` on the team, directly or through a group: a filter on
+    the user model (who a team's escalation reaches; one subquery per grant table)."""
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    condition = _permission_filter((permission,))
+    object_pk = str(team_pk)
+    direct = UserObjectPermission.objects.filter(condition, object_pk=object_pk)
+    by_group = GroupObjectPermission.objects.filter(condition, object_pk=object_pk)
+    return Q(pk__in=direct.values("user_id")) | Q(groups__in=by_group.values("group_id"))

@@ -1,7 +1,8 @@
 """How things get approved: policies, promotion requests, checks, exceptions, sign-offs,
-decision records, trusted keys, second factors and outbound webhooks."""
+decision records, trusted keys, second factors, outbound webhooks and email notifications."""
 
 from approvals.models.board import Board
+from approvals.models.notifications import Notification
 from approvals.models.policies import GovernancePolicy
 from approvals.models.requests import (
     CheckException,
@@ -25,6 +26,7 @@ __all__ = [
     "CheckResult",
     "DecisionRecord",
     "GovernancePolicy",
+    "Notification",
     "PromotionRequest",
     "SignOff",
     "TotpDevice",

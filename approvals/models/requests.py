@@ -17,6 +17,7 @@ from approvals.choices import (
     ApproverRole,
     Priority,
     ReauthMethod,
+    RequestPurpose,
     RequestState,
 )
 from approvals.models.policies import GovernancePolicy
@@ -48,6 +49,13 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    purpose = models.CharField(
+        max_length=16,
+        choices=RequestPurpose.choices,
+        default=RequestPurpose.PROMOTION,
+        editable=False,
+        help_text="Re-certification: an approved version's approval is extended on approval.",
     )
     rollback_target = models.ForeignKey(
         "registry.ModelVersion",

@@ -4,6 +4,8 @@ never announced twice to one endpoint."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -38,15 +40,13 @@ class WebhookEndpoint(models.Model):
         return self.name
 
 
-class WebhookDelivery(models.Model):
-    """One event for one endpoint; its attempts are logged in ``WebhookAttempt``."""
+class OutboxEntry(models.Model):
+    """What every outbox row holds: its delivery state, how many attempts were made,
+    when the next is due and which relay holds it meanwhile (``claimed_until``)."""
 
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
-    )
-    event_id = models.BigIntegerField()
-    verb = models.CharField(max_length=64)
-    payload = models.JSONField()
+    #: Attempts before an entry is given up (``failed``); the backoff doubles each time.
+    max_attempts = 8
+
     state = models.CharField(
         max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
     )
@@ -55,6 +55,45 @@ class WebhookDelivery(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def count_attempt(self, *, ok: bool, now: datetime) -> int | None:
+        """Book one attempt on the locked row (the caller saves): delivered, given up
+        after ``max_attempts``, or due again after a backoff. Returns the seconds until
+        the next attempt, None when there is none."""
+        self.attempts += 1
+        self.claimed_until = None
+        self.next_attempt_at = None
+        if ok:
+            self.state = DeliveryState.DELIVERED
+            self.delivered_at = now
+            return None
+        if self.attempts >= self.max_attempts:
+            self.state = DeliveryState.FAILED
+            return None
+        retry_in = backoff_seconds(self.attempts)
+        self.next_attempt_at = now + timedelta(seconds=retry_in)
+        return retry_in
+
+    count_attempt.alters_data = True
+
+
+def backoff_seconds(attempt: int) -> int:
+    """10 s, 20 s, 40 s … capped at one hour."""
+    return min(10 * 2 ** max(0, attempt - 1), 3600)
+
+
+class WebhookDelivery(OutboxEntry):
+    """One event for one endpoint; its attempts are logged in ``WebhookAttempt``."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries"
+    )
+    event_id = models.BigIntegerField()
+    verb = models.CharField(max_length=64)
+    payload = models.JSONField()
 
     class Meta:
         ordering = ["id"]

@@ -5,8 +5,8 @@ approval state. Modules: ``requests`` (submit, withdraw, reject, send back, expe
 ``checking`` (the automated checks' run and re-check), ``signoffs`` (re-authenticated,
 bound sign-offs; TOTP enrolment), ``overrides`` (exceptions for non-critical checks),
 ``decisions`` (signed decision records and approval), ``webhooks`` (the outbound events'
-outbox), ``lifecycle`` (deprecate, retire and the expiry of approvals, with the version's
-open request), ``policies``.
+outbox), ``notifications`` (email through the same outbox), ``lifecycle`` (deprecate,
+retire and the expiry of approvals, with the version's open request), ``policies``.
 """
 
 from approvals.assessment import assess, current_digests, signoff_problems
@@ -25,6 +25,14 @@ from approvals.services.lifecycle import (
     version_deprecate,
     version_retire,
     versions_expire_approvals,
+)
+from approvals.services.notifications import (
+    CONTACTS,
+    Audience,
+    notification_send,
+    notifications_due,
+    notifications_relay,
+    notify,
 )
 from approvals.services.overrides import check_override
 from approvals.services.policies import (
@@ -62,6 +70,8 @@ def is_open(request: PromotionRequest) -> bool:
 
 
 __all__ = [
+    "CONTACTS",
+    "Audience",
     "approve_if_ready",
     "assess",
     "build_statement",
@@ -71,6 +81,10 @@ __all__ = [
     "default_policy",
     "deliveries_due",
     "is_open",
+    "notification_send",
+    "notifications_due",
+    "notifications_relay",
+    "notify",
     "policy_create",
     "policy_for_version",
     "policy_publish",

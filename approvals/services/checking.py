@@ -36,6 +36,7 @@ from approvals.services.common import locked_request, transition_request
 from audit.services import actor_label_for, record
 from audit.verbs import AuditVerb
 from core.errors import IllegalTransition, NotPermitted
+from core.publishing import publish_now
 from registry import services as registry_services
 from registry.choices import VersionState
 from registry.models import ModelVersion
@@ -50,10 +51,9 @@ def enqueue_checks(request_id: int) -> None:
     stays ``submitted`` and the periodic sweep enqueues it again (it is its own outbox)."""
     from approvals.tasks import run_promotion_checks
 
-    try:
-        run_promotion_checks.delay(request_id)
-    except Exception:
-        logger.warning("Could not enqueue checks for request %s; the sweep will.", request_id)
+    publish_now(
+        lambda: run_promotion_checks.delay(request_id), what=f"the checks of request {request_id}"
+    )
 
 
 def _begin(

@@ -28,20 +28,14 @@ from approvals.choices import DeliveryState
 from approvals.models import WEBHOOK_VERBS, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from audit.models import AuditEvent
 from audit.verbs import AuditVerb
+from core.publishing import publish_on_commit
 from registry.models import ModelVersion
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-BASE_BACKOFF_SECONDS = 10
 TIMEOUT_SECONDS = 5
 CLAIM_SECONDS = 60
 SIGNATURE_HEADER = "X-Govboard-Signature"
-
-
-def backoff_seconds(attempt: int) -> int:
-    """10 s, 20 s, 40 s … capped at one hour."""
-    return min(BASE_BACKOFF_SECONDS * 2 ** max(0, attempt - 1), 3600)
 
 
 def sign_body(secret: str, body: bytes) -> str:
@@ -49,17 +43,13 @@ def sign_body(secret: str, body: bytes) -> str:
 
 
 def nudge_dispatcher() -> None:
-    """After commit, ask a worker to dispatch now (the beat dispatches anyway)."""
+    """After commit, ask a worker to relay the outbox now (the beat relays it anyway).
 
-    def send() -> None:
-        from approvals.tasks import dispatch_webhooks
+    Never blocks the request on a broker that is down: ``core.publishing`` bounds the
+    attempt and skips it while the broker failed moments ago."""
+    from approvals.tasks import relay_outbox
 
-        try:
-            dispatch_webhooks.delay()
-        except Exception:
-            logger.warning("Could not nudge the webhook dispatcher; beat will.")
-
-    transaction.on_commit(send)
+    publish_on_commit(relay_outbox.delay, what="the outbox relay nudge")
 
 
 def _model_payload(version: ModelVersion) -> dict[str, Any]:
@@ -108,8 +98,9 @@ def webhooks_enqueue(*, event: AuditEvent, version: ModelVersion) -> list[Webhoo
         and (not endpoint.team_slugs or team in endpoint.team_slugs)
     ]
     # Deliveries are outbox rows without history; the unique (endpoint, event) constraint
-    # refuses a second announcement of the same event.
-    WebhookDelivery.objects.bulk_create(deliveries)
+    # refuses a second announcement of the same event: a second call for one event (a
+    # service that announces it and then notifies about it) adds nothing.
+    WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     if deliveries:
         nudge_dispatcher()
     return deliveries
@@ -190,18 +181,7 @@ def webhook_deliver(*, delivery_id: int) -> tuple[str, int | None]:
             error=error,
             duration_ms=duration_ms,
         )
-        retry_in = None
-        if ok:
-            locked.state = DeliveryState.DELIVERED
-            locked.delivered_at = timezone.now()
-            locked.next_attempt_at = None
-        elif locked.attempts >= MAX_ATTEMPTS:
-            locked.state = DeliveryState.FAILED
-            locked.next_attempt_at = None
-        else:
-            retry_in = backoff_seconds(locked.attempts)
-            locked.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
-        locked.claimed_until = None
+        retry_in = locked.count_attempt(ok=ok, now=timezone.now())
         locked.save()
     return locked.state, retry_in
 

@@ -277,8 +277,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": 3600}
+    # Redis: a task not acknowledged within the visibility timeout is handed to another
+    # worker, so it must outlast the longest task (govboard/checks.py refuses otherwise).
+    # Bounded socket timeouts: with Redis down, a publish fails in about a second instead
+    # of hanging the request that nudged it (the outbox covers the loss).
+    else {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+        "socket_connect_timeout": 1.0,
+        "socket_timeout": 2.0,
+    }
 )
+CELERY_BROKER_CONNECTION_TIMEOUT = 1.0
+# One quick retry of a publish, not kombu's default of three: callers never wait on it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 if CELERY_BROKER_URL.startswith("filesystem"):
     # kombu's filesystem transport with atomic message writes (govboard/broker.py).
     CELERY_BROKER_TRANSPORT = "govboard.broker:Transport"
@@ -313,9 +329,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "approvals.tasks.requeue_stuck_checks",
         "schedule": 60.0,
     },
-    # Relay committed webhook deliveries (the outbox) and retries that got lost.
+    # Relay the outbox: committed webhook deliveries, lost retries and email notifications.
     "dispatch-webhooks": {
-        "task": "approvals.tasks.dispatch_webhooks",
+        "task": "approvals.tasks.relay_outbox",
         "schedule": 30.0,
     },
     # Seal committed audit rows into the transparency log and sign a tree head (ADR 0013).
@@ -324,6 +340,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
+# Notifications: Django's email backend (SMTP by default; local.py prints to the console).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Bounded: the relay sends outside any transaction, but a hung server must not hold it.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "govboard@localhost")
 # A request still in review this many days after its due date expires (CI resubmits).
 GOVBOARD_REVIEW_GRACE_DAYS = env_int("GOVBOARD_REVIEW_GRACE_DAYS", 14)
 # Requests waiting in submitted/checking longer than this are enqueued again.
