@@ -2,9 +2,9 @@
 
 Only these copies catch someone who owns the database and rewrites rows, leaves and heads
 alike (they cannot sign with the server's key, and cannot reach this store). The store is
-chosen by GOVBOARD_AUDIT_HEADS_URL; only ``file://`` (a directory) is implemented here. An
-object store with write-once retention (S3 Object Lock, GCS retention) is the production
-choice and needs a backend with the same three methods.
+chosen by GOVBOARD_AUDIT_HEADS_URL: ``file://`` (a directory, the default) or ``s3://`` (an
+S3-compatible object store with conditional writes and optional Object Lock retention, the
+production choice: audit/transparency/object_store.py). Both have the same methods.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -23,6 +24,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from audit.transparency.canonical import canonical_json
 from audit.transparency.heads import TreeHead
+
+if TYPE_CHECKING:
+    from audit.transparency.object_store import ObjectStoreHeadStore
 
 logger = logging.getLogger(__name__)
 
@@ -80,12 +84,17 @@ class DirectoryHeadStore:
         return True
 
 
-def head_store() -> DirectoryHeadStore:
+def head_store() -> DirectoryHeadStore | ObjectStoreHeadStore:
     url = settings.GOVBOARD_AUDIT_HEADS_URL
     parsed = urlparse(url)
+    if parsed.scheme == "s3":
+        from audit.transparency.object_store import object_store_from_url
+
+        return object_store_from_url(url)
     if parsed.scheme != "file":
         raise ImproperlyConfigured(
-            f"GOVBOARD_AUDIT_HEADS_URL={url!r}: only file:// (a directory) is implemented."
+            f"GOVBOARD_AUDIT_HEADS_URL={url!r}: "
+            "use file:// (a directory) or s3:// (an object store)."
         )
     path = Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path)
     if not path.is_absolute():
