@@ -40,7 +40,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # The log's date-range filter.
+            models.Index(fields=["occurred_at"], name="audit_event_occurred_at"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.verb} {self.object_type}:{self.object_id} by {self.actor_label}"

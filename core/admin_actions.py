@@ -142,6 +142,19 @@ class GovernanceHistoryAdmin(SimpleHistoryAdmin):
     def revert_disabled(self, request, obj=None):
         return True
 
+    #: Who acted, for history rows that name no user: set by audit's admin (core imports
+    #: no app) to (model, records) -> {history_id: user}, read from the audit log.
+    history_actor_lookup: Callable[[Any, list[Any]], dict[int, Any]] | None = None
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs)
+        missing = [record for record in historical_records if record.history_user_id is None]
+        if missing and self.history_actor_lookup is not None:
+            actors = self.history_actor_lookup(self.model, missing)
+            for record in missing:
+                if record.history_id in actors:
+                    record.history_user = actors[record.history_id]  # shown, never saved
+
 
 def reason_form(label: str = "Reason") -> type[forms.Form]:
     return type(

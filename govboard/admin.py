@@ -9,12 +9,18 @@ registry may name. ``govboard.urls`` imports this module.
 
 from __future__ import annotations
 
+from django.http import HttpRequest
+from django.urls import reverse
+
 from approvals import services
+from approvals.version_block import version_block
 from audit.admin import AuditEventAdmin
 from core.admin_actions import ServiceAction, reason_form
 from core.permissions import Verb, allowed
+from govboard.audit_subjects import model_events_q
 from registry.admin import ModelVersionAdmin, RegisteredModelAdmin, RetireForm
 from registry.choices import VersionState
+from registry.models import ModelVersion
 
 ModelVersionAdmin.service_actions = (
     ServiceAction(
@@ -48,4 +54,22 @@ ModelVersionAdmin.service_actions = (
 )
 
 AuditEventAdmin.change_list_template = "admin/reports/auditevent_change_list.html"
+AuditEventAdmin.subject_q = staticmethod(model_events_q)
 RegisteredModelAdmin.change_form_template = "admin/reports/registeredmodel_change_form.html"
+
+
+def version_block_banner(request: HttpRequest, version: ModelVersion) -> dict | None:
+    """The version page's banner: what blocks the version (its open promotion request's
+    assessment, which the registry may not read) and a link to that request."""
+    block = version_block(request.user, version)
+    if block is None:
+        return None
+    return {
+        "reasons": block.reasons,
+        "request_url": reverse("admin:approvals_promotionrequest_change", args=[block.request_id]),
+        "request_label": f"Open its promotion request PR-{block.request_id} "
+        f"({block.request_state.replace('_', ' ')})",
+    }
+
+
+ModelVersionAdmin.version_block = staticmethod(version_block_banner)

@@ -18,6 +18,14 @@ def versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
     )
 
 
+def versions_owned_by(user: Any) -> QuerySet[ModelVersion]:
+    """The versions of models the user owns or is the backup owner of ("My models"),
+    among those they may see."""
+    return versions_visible_to(user).filter(
+        Q(registered_model__owner=user) | Q(registered_model__backup_owner=user)
+    )
+
+
 def models_visible_to(user: Any) -> QuerySet[RegisteredModel]:
     return RegisteredModel.objects.visible_to(user).select_related("team", "owner", "backup_owner")
 

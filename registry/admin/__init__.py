@@ -8,17 +8,23 @@ from registry.admin.catalog import (
     RegisteredModelAdmin,
     RetireForm,
 )
+from registry.admin.deployments import DeploymentAdmin
 from registry.admin.findings import VulnerabilityFindingAdmin
+from registry.admin.model_card_page import model_card_view
+from registry.admin.owner import my_models_view
 from registry.admin.teams import TeamAdmin
 
 __all__ = [
     "ApiTokenAdmin",
     "DatasetAdmin",
     "DatasetVersionAdmin",
+    "DeploymentAdmin",
     "ModelVersionAdmin",
     "RegisteredModelAdmin",
     "RetireForm",
     "ServiceAccountAdmin",
     "TeamAdmin",
     "VulnerabilityFindingAdmin",
+    "model_card_view",
+    "my_models_view",
 ]

@@ -3,11 +3,18 @@ buttons are services)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
 from core.admin_scoping import TeamScopedAdmin, team_filter
+from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, expiry_text
 from registry.models import (
     Dataset,
     DatasetVersion,
@@ -68,6 +75,29 @@ class RetireForm(reason_form()):
     )
 
 
+class ApprovalExpiryFilter(admin.SimpleListFilter):
+    """Versions by when their approval runs out (registry.approval_expiry's windows)."""
+
+    title = "approval expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return list(EXPIRY_WINDOWS.items())
+
+    def queryset(self, request: Any, queryset: Any) -> Any:
+        if self.value() in EXPIRY_WINDOWS:
+            return queryset.filter(approval_expiry_q(self.value(), now=timezone.now()))
+        return queryset
+
+
+def approval_expiry_label(version: ModelVersion, *, now: Any) -> str:
+    """The expiry as a list shows it: the moment, and how far off it is."""
+    if version.approval_expires_at is None:
+        return "\u2014"
+    moment = date_format(timezone.localtime(version.approval_expires_at), "DATETIME_FORMAT")
+    return f"{moment} ({expiry_text(version.approval_expires_at, now=now)})"
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     list_display = [
@@ -76,12 +106,14 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
         "team_slug",
         "version",
         "state",
+        "approval_expiry",
         "risk_rating",
         "registered_by",
         "created_at",
     ]
     list_filter = [
         "state",
+        ApprovalExpiryFilter,
         "registered_model__kind",
         "risk_rating",
         team_filter("registered_model__team"),
@@ -103,6 +135,20 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     # The lifecycle buttons (deprecate, retire) are added by approvals/admin.py: they close
     # the version's open promotion request too, which the registry knows nothing of.
     service_actions: tuple[ServiceAction, ...] = ()
+    # The page names the model card and, set by govboard/admin.py (the registry knows
+    # nothing of promotion requests), what blocks the version: (request, version) ->
+    # {"reasons": [...], "request_url": ..., "request_label": ...} or None.
+    change_form_template = "admin/registry/modelversion/change_form.html"
+    version_block: Callable[[HttpRequest, ModelVersion], dict[str, Any] | None] | None = None
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self.version_block is not None:
+            context["version_block"] = self.version_block(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="approval expires", ordering="approval_expires_at")
+    def approval_expiry(self, obj: ModelVersion) -> str:
+        return approval_expiry_label(obj, now=timezone.now())
 
     @admin.display(description="model", ordering="registered_model__name")
     def model_name(self, obj: ModelVersion) -> str:

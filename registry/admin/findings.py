@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin
-from core.admin_scoping import TeamScopedAdminMixin, sees_any_team
+from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
 from core.permissions import Verb, allowed
 from registry import services
 from registry.choices import FindingStatus, Severity, VexJustification
@@ -45,7 +45,12 @@ class VulnerabilityFindingAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, a
         "fixed_version",
         "version_label",
     ]
-    list_filter = ["severity", "status", "source_format"]
+    list_filter = [
+        "severity",
+        "status",
+        "source_format",
+        team_filter("evidence__version__registered_model__team"),
+    ]
     list_select_related = ["evidence__version__registered_model"]
     search_fields = ["=vulnerability_id", "=package"]
     show_full_result_count = False

@@ -53,6 +53,13 @@ class RegisteredModel(models.Model):
                 condition=~Q(backup_owner=F("owner")), name="registered_model_backup_not_owner"
             ),
         ]
+        # The audit log's search by model name matches exactly or by prefix (LIKE 'x%');
+        # the pattern operator class lets PostgreSQL answer both from this index.
+        indexes = [
+            models.Index(
+                fields=["name"], name="registered_model_name", opclasses=["varchar_pattern_ops"]
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.team.slug}/{self.name}"

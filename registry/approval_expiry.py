@@ -1,0 +1,56 @@
+"""When a version's approval runs out, asked one way: the windows a list can be filtered
+by (the version admin's filter, "My models", the manager dashboard) and the words a page
+shows ("expires in 5 days")."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+#: Filter value -> label, in the order a list offers them.
+EXPIRY_WINDOWS: dict[str, str] = {
+    "expired": "Expired",
+    "7": "Within 7 days",
+    "30": "Within 30 days",
+    "later": "In more than 30 days",
+    "none": "No expiry",
+}
+
+
+def approval_expiry_q(window: str, *, now: datetime, field: str = "approval_expires_at") -> Q:
+    """The versions whose approval expiry falls in ``window`` (a key of
+    ``EXPIRY_WINDOWS``); ``field`` is the path to the expiry from the filtered model.
+    Every condition is a range on the indexed column (state, approval_expires_at)."""
+    if window == "expired":
+        return Q(**{f"{field}__lte": now})
+    if window in ("7", "30"):
+        return Q(**{f"{field}__gt": now, f"{field}__lte": now + timedelta(days=int(window))})
+    if window == "later":
+        return Q(**{f"{field}__gt": now + timedelta(days=30)})
+    if window == "none":
+        return Q(**{f"{field}__isnull": True})
+    raise ValueError(f"Unknown approval expiry window {window!r}.")
+
+
+def days_until(expires_at: datetime, *, now: datetime) -> int:
+    """Whole days from ``now`` to ``expires_at`` (negative once past), counted on the
+    calendar of the current time zone so "tomorrow" means tomorrow to the reader."""
+    zone = timezone.get_current_timezone()
+    return (expires_at.astimezone(zone).date() - now.astimezone(zone).date()).days
+
+
+def expiry_text(expires_at: datetime | None, *, now: datetime) -> str:
+    """ "expires in 5 days", "expires today", "expired 3 days ago", or "no expiry"."""
+    if expires_at is None:
+        return "no expiry"
+    if expires_at <= now:
+        days = -days_until(expires_at, now=now)
+        if days == 0:
+            return "expired today"
+        return f"expired {days} day{'s' if days != 1 else ''} ago"
+    days = days_until(expires_at, now=now)
+    if days == 0:
+        return "expires today"
+    return f"expires in {days} day{'s' if days != 1 else ''}"
