@@ -164,6 +164,15 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
         version_id = parse_id(params.get("version"), name="version")
         if version_id is not None:
             queryset = queryset.filter(version_id=version_id)
+        awaiting = params.get("awaiting")
+        if awaiting is not None:
+            if awaiting != "me":
+                raise InvalidInput(
+                    "awaiting takes only 'me'.", errors={"awaiting": ["expected 'me'"]}
+                )
+            # The queue's one selector, in its order (expedited, due, oldest).
+            queue = selectors.review_queue_for(self.request.user)
+            queryset = queryset.filter(id__in=queue.values("id")).order_by(*queue.query.order_by)
         return queryset
 
     @extend_schema(
@@ -173,6 +182,12 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
             OpenApiParameter("state", str),
             OpenApiParameter("team", str),
             OpenApiParameter("version", int),
+            OpenApiParameter(
+                "awaiting",
+                str,
+                enum=["me"],
+                description="'me': only the requests awaiting your sign-off (your queue).",
+            ),
         ],
     )
     def get(self, request: Request) -> Response:

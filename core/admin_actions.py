@@ -39,6 +39,11 @@ class ServiceAction:
     # request still waits for after a sign-off).
     success_message: str | Callable[[Any], str]
     form_kwargs: Callable[[HttpRequest, Any], dict[str, Any]] | None = None
+    #: What someone is told who opens the action where ``available`` says no (a 403 page
+    #: instead of a form that could only fail); a text, or one made from the object.
+    refusal: str | Callable[[HttpRequest, Any], str] = "This action is not available to you here."
+    #: What the action acts on, shown above the form: (label, value) pairs.
+    subject: Callable[[Any], list[tuple[str, str]]] | None = None
 
 
 class ServiceActionAdminMixin:
@@ -82,6 +87,8 @@ class ServiceActionAdminMixin:
             obj = self.get_object(request, object_id)
             if obj is None or not self.has_view_permission(request, obj):
                 raise Http404
+            if not action.available(request, obj):
+                return self._refused(request, obj, action)
             kwargs = action.form_kwargs(request, obj) if action.form_kwargs else {}
             form = action.form_class(request.POST or None, **kwargs)
             if request.method == "POST" and form.is_valid():
@@ -109,10 +116,26 @@ class ServiceActionAdminMixin:
                 "title": f"{action.label}: {obj}",
                 "form": form,
                 "action": action,
+                "subject": action.subject(obj) if action.subject else [],
             }
             return TemplateResponse(request, "admin/govboard/service_action.html", context)
 
         return view
+
+    def _refused(self, request: HttpRequest, obj: Any, action: ServiceAction) -> HttpResponse:
+        """The refusal page: nothing runs, whatever was posted."""
+        message = action.refusal(request, obj) if callable(action.refusal) else action.refusal
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": f"{action.label}: {obj}",
+            "action": action,
+            "refusal": message,
+        }
+        return TemplateResponse(
+            request, "admin/govboard/service_action_refused.html", context, status=403
+        )
 
 
 class GovernanceHistoryAdmin(SimpleHistoryAdmin):

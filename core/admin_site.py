@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.urls import URLPattern, path
 
 
@@ -28,6 +29,9 @@ class GovboardAdminSite(admin.AdminSite):
     site_header = "govboard"
     site_title = "govboard"
     index_title = "Model governance"
+    #: "View site" and a sign-in without ``next`` go to ``/``, which sends each person to
+    #: their landing page (``govboard.landing``).
+    site_url = "/"
 
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
@@ -38,6 +42,12 @@ class GovboardAdminSite(admin.AdminSite):
         if name in self._pages:
             raise ValueError(f"An admin page named {name!r} is already registered.")
         self._pages[name] = AdminPage(route=route, view=view, name=name)
+
+    def login(self, request: Any, extra_context: dict[str, Any] | None = None) -> Any:
+        # Django's login would land everyone on the index; ``/`` knows who they are.
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            extra_context = {REDIRECT_FIELD_NAME: self.site_url, **(extra_context or {})}
+        return super().login(request, extra_context)
 
     def get_urls(self) -> list[URLPattern]:
         # Our pages come first: Django's list ends with a catch-all that would 404 them.

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from approvals import api as approvals_api
 from core.ids import IdConverter
 from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
-from govboard import health
+from govboard import health, landing
 from registry.api import views as registry_api
 
 register_converter(IdConverter, "id")
@@ -61,6 +61,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", landing.landing, name="landing"),
+    path("favicon.ico", landing.favicon, name="favicon"),
     path("admin/reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("sso/", include("sso.urls")),

@@ -1,5 +1,6 @@
 """The approvals admin pages, one module per concept; importing the package registers them."""
 
+from approvals.admin import awaiting  # registers the admin:awaiting page
 from approvals.admin.policies import GovernancePolicyAdmin, TrustedSigningKeyAdmin
 from approvals.admin.requests import PromotionRequestAdmin
 from approvals.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
@@ -10,4 +11,5 @@ __all__ = [
     "TrustedSigningKeyAdmin",
     "WebhookDeliveryAdmin",
     "WebhookEndpointAdmin",
+    "awaiting",
 ]

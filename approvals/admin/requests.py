@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from approvals import selectors, services
+from approvals.admin import signing
 from approvals.choices import ApproverRole, CheckName, RequestState
 from approvals.models import (
     CheckException,
@@ -173,13 +174,13 @@ def _signing_roles(request: Any, obj: PromotionRequest) -> list[str]:
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):
-    """ "My queue": requests in review waiting for a role I hold (expedited, then due first)."""
+    """ "Awaiting my sign-off": the queue's selector (expedited, then due, then oldest)."""
 
     title = "queue"
     parameter_name = "queue"
 
     def lookups(self, request, model_admin):
-        return [("mine", "Waiting for my sign-off")]
+        return [("mine", "Awaiting my sign-off")]
 
     def queryset(self, request, queryset):
         if self.value() == "mine":
@@ -249,7 +250,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
             label="Sign off",
             form_class=SignOffForm,
             form_kwargs=lambda request, obj: {
-                "roles": _signing_roles(request, obj),
+                "roles": signing.roles_to_sign(request, obj),
                 "idp_authenticated": sso_reauth.fresh_idp_authentication(request) is not None,
                 "reauth_url": sso_reauth.reauth_url(request),
             },
@@ -268,9 +269,11 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
                 ),
             ),
             available=lambda request, obj: (
-                obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))
+                obj.state == RequestState.IN_REVIEW and bool(signing.roles_to_sign(request, obj))
             ),
             success_message=selectors.signoff_outcome,
+            refusal=signing.no_role_left,
+            subject=signing.subject,
         ),
         ServiceAction(
             name="reject",
@@ -283,6 +286,8 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
                 obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))
             ),
             success_message="The request is rejected.",
+            refusal=signing.REVIEWERS_ONLY,
+            subject=signing.subject,
         ),
         ServiceAction(
             name="request-changes",
@@ -295,6 +300,8 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
                 obj.state == RequestState.IN_REVIEW and bool(_signing_roles(request, obj))
             ),
             success_message="The request is sent back to CI.",
+            refusal=signing.REVIEWERS_ONLY,
+            subject=signing.subject,
         ),
         ServiceAction(
             name="override",

@@ -285,17 +285,18 @@ def test_the_admin_sign_view_records_a_valid_sign_off(team, review):
 
 
 @pytest.mark.parametrize(
-    ("who", "role", "password", "message"),
+    ("who", "role", "password", "status", "message"),
     [
-        ("platform", "security", PASSWORD, "Select a valid choice"),
-        ("platform", "platform", "wrong password", "Re-authentication failed"),
-        ("platform", "platform", "", "This field is required"),
-        ("platform+product-signed", "product", PASSWORD, "already signed this request"),
-        ("second-platform", "platform", PASSWORD, "quorum is already met"),
+        ("platform", "security", PASSWORD, 200, "Select a valid choice"),
+        ("platform", "platform", "wrong password", 200, "Re-authentication failed"),
+        ("platform", "platform", "", 200, "This field is required"),
+        # Nothing left to sign: a refusal page instead of the form (issue 11).
+        ("platform+product-signed", "product", PASSWORD, 403, "already signed this request"),
+        ("second-platform", "platform", PASSWORD, 403, "quorum is already met"),
     ],
 )
 def test_the_admin_sign_view_refuses_and_changes_nothing(
-    team, review, who, role, password, message
+    team, review, who, role, password, status, message
 ):
     # Given a board member in one of the refused situations
     if who == "platform+product-signed":
@@ -311,8 +312,8 @@ def test_the_admin_sign_view_refuses_and_changes_nothing(
     # When they post the sign form
     response = admin_sign(user, review, role, password=password)
 
-    # Then the form is shown again with the reason, and nothing changed
-    assert response.status_code == 200
+    # Then the form is shown again with the reason (or refused), and nothing changed
+    assert response.status_code == status
     assert message in response.content.decode()
     assert snapshot(review) == before
 
@@ -337,7 +338,7 @@ def test_the_admin_sign_view_refuses_a_superuser_without_the_role(team, review):
     # When they post the sign form as platform
     response = admin_sign(UserFactory(is_superuser=True), review, "platform")
 
-    # Then the role is not theirs to choose, and nothing changed
-    assert response.status_code == 200
-    assert "Select a valid choice" in response.content.decode()
+    # Then no role awaits them: the sign page is a refusal, and nothing changed
+    assert response.status_code == 403
+    assert "you hold no board role" in response.content.decode()
     assert snapshot(review) == before

@@ -64,7 +64,7 @@ def test_an_sso_user_signs_off_only_after_a_fresh_idp_sign_in(
     event = AuditEvent.objects.get(verb="promotion.signed")
     assert event.data["reauthenticated_with"] == "idp"
 
-    # And the re-authentication served that one sign-off only
+    # And she cannot sign again: the sign page is now a refusal (she signed already)
     again = govboard.post(sign_page, {"role": "security", "meaning": "Approved"})
-    assert again.status_code == 200
+    assert again.status_code == 403
     assert SignOff.objects.count() == 1
