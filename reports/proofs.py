@@ -1,6 +1,7 @@
 """The proofs a JSON report carries: which audit events and history rows it cites, their
 canonical text (what the transparency log hashed) and their inclusion proofs against the
-latest signed tree head (``audit.transparency.bundle.proof_bundle``).
+latest signed tree head (``audit.transparency.bundle``: the JSON export streams them as a
+``ProofStream``, the PDF holds its bundle whole).
 
 While the report streams, the cited rows are held compactly (one array of 64-bit ids per
 table: a million cited rows are eight megabytes, not a million tuples).
@@ -19,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
-from audit.transparency.bundle import proof_bundle
+from audit.transparency.bundle import ProofStream, proof_bundle
 from audit.transparency.sources import canonical_rows, model_for_table
 
 #: The standalone verifier auditors run offline; the PDF runs the same file in-process.
@@ -57,6 +58,11 @@ def canonical_texts(cited: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
 
 def proofs_for(citations: Citations) -> dict[str, Any]:
     return proof_bundle(list(citations.pairs()))
+
+
+def proof_stream(citations: Citations) -> ProofStream:
+    """The same bundle, computed chunk by chunk as it is written."""
+    return ProofStream(citations.pairs())
 
 
 def head_digest(bundle: dict[str, Any]) -> str | None:

@@ -15,48 +15,94 @@ was sealed, its leaf hash no longer matches and the bundle fails verification, a
 from __future__ import annotations
 
 import base64
+from array import array
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
 from audit.models import LogLeaf, SignedTreeHead
-from audit.transparency.merkle import MerkleLevels
+from audit.transparency.merkle import BLOCK_LEAVES, BlockedTree
 from audit.transparency.publication import tree_head_of
 from audit.transparency.sources import canonical_rows, model_for_table
 from core.signing_key import signing_public_key_bytes
 
 BUNDLE_FORMAT = "govboard-audit-bundle/1"
+#: Rows proven per chunk (and read per query).
 CHUNK = 5_000
+#: Leaves per block of the tree the proofs are taken from (module-level for the tests).
+PROOF_BLOCK_LEAVES = BLOCK_LEAVES
 
 
 def proof_bundle(rows: list[tuple[str, str]]) -> dict[str, Any]:
     """A JSON-serialisable bundle proving each (table, pk) against the latest signed head;
-    rows not covered by it are listed under "unsealed". Unknown tables or rows: ValueError."""
-    wanted = [(table, _parse_pk(table, pk)) for table, pk in rows]
-    canonical = _canonical_texts(wanted)
-    head = SignedTreeHead.objects.order_by("-tree_size").first()
-    size = head.tree_size if head else 0
-    leaves = _leaf_indexes(wanted, size)
-    levels = _levels(size) if leaves else None
-    entries, unsealed = [], []
-    for table, pk in wanted:
-        index = leaves.get((table, pk))
-        if index is None:
-            unsealed.append({"table": table, "pk": str(pk)})
-            continue
-        entries.append(
-            {
-                "table": table,
-                "pk": str(pk),
-                "leaf_index": index,
-                "canonical": canonical[(table, pk)],
-                "inclusion_proof": [node.hex() for node in levels.inclusion_proof(index, size)],
-            }
-        )
+    rows not covered by it are listed under "unsealed". Unknown tables or rows: ValueError.
+    Held whole in memory: a large export streams ``ProofStream`` instead."""
+    stream = ProofStream(rows)
+    entries = list(stream.entries())
     return {
         "format": BUNDLE_FORMAT,
-        "tree_head": _tree_head(head),
+        "tree_head": stream.tree_head,
         "entries": entries,
-        "unsealed": unsealed,
+        "unsealed": list(stream.unsealed()),
     }
+
+
+class ProofStream:
+    """The bundle of ``rows`` piece by piece, in bounded memory: ``tree_head`` at once,
+    ``entries()`` computed ``CHUNK`` rows at a time as they are read from ``rows`` (any
+    iterable, read once), then ``unsealed()``. Per chunk: one query for the leaf indexes
+    and one per table for the canonical texts; the proofs come from a ``BlockedTree``
+    (the nodes above blocks of leaves, and two blocks). Between chunks nothing is kept but
+    the tree and the rows not sealed yet (eight bytes each; normally the few the seal job
+    has not reached)."""
+
+    def __init__(self, rows: Iterable[tuple[str, str]]) -> None:
+        head = SignedTreeHead.objects.order_by("-tree_size").first()
+        self.tree_head = _tree_head(head)
+        self.size = head.tree_size if head else 0
+        self._rows = iter(rows)
+        self._tree: BlockedTree | None = None
+        self._unsealed: list[tuple[str, array]] = []
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """The proven rows, in the order given; each chunk is proven in leaf order (each
+        block of leaves read once) and yielded in the order given."""
+        while chunk := list(islice(self._rows, CHUNK)):
+            wanted = [(table, _parse_pk(table, pk)) for table, pk in chunk]
+            canonical = _canonical_texts(wanted)
+            leaves = _leaf_indexes(wanted, self.size)
+            proofs = {}
+            for index in sorted(leaves.values()):
+                proofs[index] = [node.hex() for node in self.tree.inclusion_proof(index, self.size)]
+            for table, pk in wanted:
+                index = leaves.get((table, pk))
+                if index is None:
+                    self._note_unsealed(table, pk)
+                    continue
+                yield {
+                    "table": table,
+                    "pk": str(pk),
+                    "leaf_index": index,
+                    "canonical": canonical[(table, pk)],
+                    "inclusion_proof": proofs[index],
+                }
+
+    def unsealed(self) -> Iterator[dict[str, str]]:
+        """The rows the head does not cover, in the order given (once ``entries()`` ran)."""
+        for table, pks in self._unsealed:
+            for pk in pks:
+                yield {"table": table, "pk": str(pk)}
+
+    @property
+    def tree(self) -> BlockedTree:
+        if self._tree is None:
+            self._tree = _blocked_tree(self.size)
+        return self._tree
+
+    def _note_unsealed(self, table: str, pk: int) -> None:
+        if not self._unsealed or self._unsealed[-1][0] != table:
+            self._unsealed.append((table, array("q")))
+        self._unsealed[-1][1].append(pk)
 
 
 def _parse_pk(table: str, pk: str) -> int:
@@ -101,12 +147,21 @@ def _canonical_texts(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], str
     return texts
 
 
-def _levels(size: int) -> MerkleLevels:
-    hashes = bytearray()
+def _blocked_tree(size: int) -> BlockedTree:
+    """The tree at ``size`` for proofs: one pass over its leaf hashes (read in chunks)."""
     leaves = LogLeaf.objects.filter(leaf_index__lt=size).order_by("leaf_index")
-    for hashed in leaves.values_list("leaf_hash", flat=True).iterator(CHUNK):
-        hashes += bytes.fromhex(hashed)
-    return MerkleLevels.from_concatenated(hashes)
+    hashes = leaves.values_list("leaf_hash", flat=True).iterator(CHUNK)
+    chunks = (
+        bytes.fromhex("".join(batch)) for batch in iter(lambda: list(islice(hashes, CHUNK)), [])
+    )
+    return BlockedTree.from_leaf_chunks(size, chunks, _read_block, block_leaves=PROOF_BLOCK_LEAVES)
+
+
+def _read_block(start: int, end: int) -> bytearray:
+    leaves = LogLeaf.objects.filter(leaf_index__gte=start, leaf_index__lt=end)
+    return bytearray.fromhex(
+        "".join(leaves.order_by("leaf_index").values_list("leaf_hash", flat=True))
+    )
 
 
 def _tree_head(head: SignedTreeHead | None) -> dict[str, Any] | None:

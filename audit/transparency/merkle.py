@@ -10,7 +10,8 @@ and ``tools/verify_audit_export.py`` carries its own copy of the verification ha
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -57,7 +58,59 @@ class CompactRange:
         return root
 
 
-class MerkleLevels:
+class _ProofPaths:
+    """RFC 6962's root, inclusion and consistency recursions over ``subtree`` and ``size``,
+    shared by the whole-tree ``MerkleLevels`` and the bounded-memory ``BlockedTree``."""
+
+    size: int
+
+    def subtree(self, start: int, end: int) -> bytes:
+        raise NotImplementedError
+
+    def root(self, size: int) -> bytes:
+        self._check_size(size)
+        return self.subtree(0, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 6962 §2.1.1 PATH(index, D[0:size])."""
+        self._check_size(size)
+        if not 0 <= index < size:
+            raise ValueError(f"leaf {index} is not in a tree of size {size}")
+        return self._path(index, 0, size)
+
+    def _path(self, index: int, start: int, end: int) -> list[bytes]:
+        count = end - start
+        if count == 1:
+            return []
+        k = _split(count)
+        if index < k:
+            return [*self._path(index, start, start + k), self.subtree(start + k, end)]
+        return [*self._path(index - k, start + k, end), self.subtree(start, start + k)]
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 6962 §2.1.2 PROOF(old_size, D[0:new_size])."""
+        self._check_size(new_size)
+        if not 0 <= old_size <= new_size:
+            raise ValueError(f"no consistency proof from size {old_size} to {new_size}")
+        if old_size in (0, new_size):
+            return []
+        return self._subproof(old_size, 0, new_size, True)
+
+    def _subproof(self, m: int, start: int, end: int, whole: bool) -> list[bytes]:
+        count = end - start
+        if m == count:
+            return [] if whole else [self.subtree(start, end)]
+        k = _split(count)
+        if m <= k:
+            return [*self._subproof(m, start, start + k, whole), self.subtree(start + k, end)]
+        return [*self._subproof(m - k, start + k, end, False), self.subtree(start, start + k)]
+
+    def _check_size(self, size: int) -> None:
+        if not 0 <= size <= self.size:
+            raise ValueError(f"the log has {self.size} leaves, not {size}")
+
+
+class MerkleLevels(_ProofPaths):
     """Every complete node of the tree over the given leaves, level by level, in flat
     ``bytearray``s (32 bytes a node, no per-object overhead): any subtree hash, root,
     inclusion or consistency proof then costs O(log n) hashes."""
@@ -107,47 +160,95 @@ class MerkleLevels:
         k = _split(count)
         return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
 
-    def root(self, size: int) -> bytes:
-        self._check_size(size)
-        return self.subtree(0, size)
 
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 6962 §2.1.1 PATH(index, D[0:size])."""
-        self._check_size(size)
-        if not 0 <= index < size:
-            raise ValueError(f"leaf {index} is not in a tree of size {size}")
-        return self._path(index, 0, size)
+#: Leaves per block of a ``BlockedTree`` (a power of two): 128 KiB of leaf hashes.
+BLOCK_LEAVES = 4096
 
-    def _path(self, index: int, start: int, end: int) -> list[bytes]:
+
+class BlockedTree(_ProofPaths):
+    """The tree over ``size`` leaves for proofs in bounded memory: only the nodes above
+    whole blocks of ``block_leaves`` leaves are kept (two hashes a block: 16 KiB for a
+    million leaves), and a block's own nodes are rebuilt from its leaves, read on demand
+    with ``read_block(start, end)`` (their hashes end to end); the last ``cached_blocks``
+    blocks read are kept, so proofs asked in leaf order read each block once.
+
+    Every range RFC 6962's recursion visits with at most ``block_leaves`` leaves lies inside
+    one block (it starts at a multiple of the power of two at or above its length), and
+    every larger one splits down to whole aligned blocks or such ranges.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        block_roots: bytearray,
+        read_block: Callable[[int, int], bytearray],
+        *,
+        block_leaves: int = BLOCK_LEAVES,
+        cached_blocks: int = 2,
+    ) -> None:
+        if block_leaves < 1 or block_leaves & (block_leaves - 1):
+            raise ValueError("a block holds a power of two of leaves")
+        if len(block_roots) != size // block_leaves * HASH_SIZE:
+            raise ValueError("one root per whole block")
+        self.size = size
+        self.block_leaves = block_leaves
+        self.top = MerkleLevels.from_concatenated(block_roots)
+        self._read_block = read_block
+        self._cached_blocks = cached_blocks
+        self.blocks: OrderedDict[int, MerkleLevels] = OrderedDict()
+
+    @classmethod
+    def from_leaf_chunks(
+        cls,
+        size: int,
+        chunks: Iterable[bytes],
+        read_block: Callable[[int, int], bytearray],
+        *,
+        block_leaves: int = BLOCK_LEAVES,
+        cached_blocks: int = 2,
+    ) -> BlockedTree:
+        """From one pass over the first ``size`` leaf hashes (in chunks of any length, each
+        hashes end to end), holding at most one block of them."""
+        span = block_leaves * HASH_SIZE
+        roots, pending = bytearray(), bytearray()
+        for chunk in chunks:
+            pending += chunk
+            while len(pending) >= span:
+                roots += MerkleLevels.from_concatenated(pending[:span]).root(block_leaves)
+                del pending[:span]
+        if len(roots) // HASH_SIZE * block_leaves + len(pending) // HASH_SIZE != size:
+            raise ValueError(f"the leaves read are not the {size} the tree has")
+        return cls(size, roots, read_block, block_leaves=block_leaves, cached_blocks=cached_blocks)
+
+    def subtree(self, start: int, end: int) -> bytes:
         count = end - start
-        if count == 1:
-            return []
+        if count <= 0:
+            return EMPTY_ROOT
+        if count >= self.block_leaves and count & (count - 1) == 0 and start % count == 0:
+            # Whole aligned blocks (they end at or before ``size``, so all are whole).
+            level = (count // self.block_leaves).bit_length() - 1
+            return self.top._node(level, start // count)
+        if count <= self.block_leaves:
+            block = start // self.block_leaves
+            offset = block * self.block_leaves
+            return self._block(block).subtree(start - offset, end - offset)
         k = _split(count)
-        if index < k:
-            return [*self._path(index, start, start + k), self.subtree(start + k, end)]
-        return [*self._path(index - k, start + k, end), self.subtree(start, start + k)]
+        return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
 
-    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
-        """RFC 6962 §2.1.2 PROOF(old_size, D[0:new_size])."""
-        self._check_size(new_size)
-        if not 0 <= old_size <= new_size:
-            raise ValueError(f"no consistency proof from size {old_size} to {new_size}")
-        if old_size in (0, new_size):
-            return []
-        return self._subproof(old_size, 0, new_size, True)
-
-    def _subproof(self, m: int, start: int, end: int, whole: bool) -> list[bytes]:
-        count = end - start
-        if m == count:
-            return [] if whole else [self.subtree(start, end)]
-        k = _split(count)
-        if m <= k:
-            return [*self._subproof(m, start, start + k, whole), self.subtree(start + k, end)]
-        return [*self._subproof(m - k, start + k, end, False), self.subtree(start, start + k)]
-
-    def _check_size(self, size: int) -> None:
-        if not 0 <= size <= self.size:
-            raise ValueError(f"the log has {self.size} leaves, not {size}")
+    def _block(self, block: int) -> MerkleLevels:
+        levels = self.blocks.get(block)
+        if levels is None:
+            start = block * self.block_leaves
+            end = min(start + self.block_leaves, self.size)
+            levels = MerkleLevels.from_concatenated(self._read_block(start, end))
+            if levels.size != end - start:
+                raise ValueError(f"leaves {start} to {end} are not all in the log")
+            self.blocks[block] = levels
+            while len(self.blocks) > self._cached_blocks:
+                self.blocks.popitem(last=False)
+        else:
+            self.blocks.move_to_end(block)
+        return levels
 
 
 def verify_inclusion(

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import islice
 
 from django.utils import timezone
 
 from reports.exports.cells import cell_text, report_header
 from reports.scope import ReportScope
-from reports.sections import CITED, NONE_RECORDED, report_sections
+from reports.sections import NONE_RECORDED, report_sections
 
 SPELLED = (datetime, dict, list, tuple)
 #: Rows written per chunk the response sends.
@@ -26,30 +28,36 @@ class _Line:
         return value
 
 
-def csv_chunks(scope: ReportScope) -> Iterator[str]:
+def csv_chunks(scope: ReportScope, *, now: datetime | None = None) -> Iterator[str]:
+    """The report's text, chunk by chunk (``now``: the moment the header states)."""
     writer = csv.writer(_Line())
-    header = report_header(scope, generated_at=timezone.now())
+    header = report_header(scope, generated_at=now or timezone.now())
     yield writer.writerow(["report", header["format"], header["generated_at"]])
     yield writer.writerow(["scope", *[f"{k}={v}" for k, v in header["scope"].items() if v]])
     for section in report_sections(scope):
         yield writer.writerow(["section", section.key, section.title])
         yield writer.writerow(section.columns)
-        batch: list[str] = []
         empty = True
-        for row in section.rows():
+        for text in _row_chunks(section.records(), len(section.columns)):
             empty = False
-            row.pop(CITED, None)
-            # csv writes str, numbers and None as they are; only moments and structures
-            # need spelling out (the per-cell call is most of a large export's time).
-            cells = [row[column] for column in section.columns]
-            batch.append(
-                writer.writerow([cell_text(v) if isinstance(v, SPELLED) else v for v in cells])
-            )
-            if len(batch) >= ROWS_PER_CHUNK:
-                yield "".join(batch)
-                batch = []
-        if batch:
-            yield "".join(batch)
+            yield text
         if empty:
             yield writer.writerow([NONE_RECORDED])
         yield writer.writerow([])
+
+
+def _row_chunks(records: Iterator[tuple], width: int) -> Iterator[str]:
+    """The records' CSV lines, ``ROWS_PER_CHUNK`` at a time: one ``writerows`` call (C) per
+    chunk into a reused buffer. csv writes str, numbers and None as they are; only moments
+    and structures are spelled out (a call per cell was most of a large export's time), and
+    a cited pair after the columns is left out."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    while batch := list(islice(records, ROWS_PER_CHUNK)):
+        writer.writerows(
+            [cell_text(v) if isinstance(v, SPELLED) else v for v in record[:width]]
+            for record in batch
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from approvals.assessment import role_label
 from approvals.models import CheckException, CheckResult, SignOff
 from reports.scope import ReportScope
-from reports.sections.base import CHUNK_SIZE, Row, Section, rows_of
+from reports.sections.base import CHUNK_SIZE, Record, Section
 
 _REQUEST = ("team", "model", "version", "request")
 _REQUEST_PATHS = (
@@ -25,7 +25,7 @@ def signoffs_section(scope: ReportScope) -> Section:
     """(d) Who approved, when, in which role and with which meaning."""
     columns = (*_REQUEST, "role", "role_label", "signer", "signed_at", "meaning", "reauth")
 
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         queryset = SignOff.objects.filter(request__in=scope.requests().values("pk"))
         values = (
             queryset.filter(scope.in_window("signed_at"))
@@ -37,22 +37,16 @@ def signoffs_section(scope: ReportScope) -> Section:
         for *request, role, signer, signed_at, meaning, reauth in values.iterator(
             chunk_size=CHUNK_SIZE
         ):
-            yield dict(
-                zip(
-                    columns,
-                    (*request, role, role_label(role), signer, signed_at, meaning, reauth),
-                    strict=True,
-                )
-            )
+            yield (*request, role, role_label(role), signer, signed_at, meaning, reauth)
 
-    return Section("signoffs", "Who approved", columns, rows, window_field="signed_at")
+    return Section("signoffs", "Who approved", columns, records, window_field="signed_at")
 
 
 def checks_section(scope: ReportScope) -> Section:
     """(e) Every automated check that ran, every run, with its result."""
     columns = (*_REQUEST, "run", "check", "passed", "critical", "detail", "evidence", "run_at")
 
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         queryset = CheckResult.objects.filter(request__in=scope.requests().values("pk"))
         values = (
             queryset.filter(scope.in_window("run_at"))
@@ -68,16 +62,16 @@ def checks_section(scope: ReportScope) -> Section:
                 "run_at",
             )
         )
-        yield from rows_of(values, columns)
+        yield from values.iterator(chunk_size=CHUNK_SIZE)
 
-    return Section("checks", "Which checks ran", columns, rows, window_field="run_at")
+    return Section("checks", "Which checks ran", columns, records, window_field="run_at")
 
 
 def exceptions_section(scope: ReportScope) -> Section:
     """(f) Which exceptions were granted, by whom, why, until when."""
     columns = (*_REQUEST, "check", "justification", "granted_by", "granted_at", "expires_at")
 
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         queryset = CheckException.objects.filter(request__in=scope.requests().values("pk"))
         values = (
             queryset.filter(scope.in_window("granted_at"))
@@ -91,6 +85,6 @@ def exceptions_section(scope: ReportScope) -> Section:
                 "expires_at",
             )
         )
-        yield from rows_of(values, columns)
+        yield from values.iterator(chunk_size=CHUNK_SIZE)
 
-    return Section("exceptions", "Which exceptions were granted", columns, rows, "granted_at")
+    return Section("exceptions", "Which exceptions were granted", columns, records, "granted_at")

@@ -15,13 +15,13 @@ from approvals.version_changes import version_aspects, version_differences
 from core.permissions import Verb
 from registry.models import ModelVersion
 from reports.scope import ReportScope
-from reports.sections.base import Row, Section
+from reports.sections.base import Record, Section
 
 COLUMNS = ("team", "model", "version", "previous", "aspect", "item", "before", "after")
 
 
 def changes_section(scope: ReportScope) -> Section:
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         listed = set(
             scope.versions().filter(scope.in_window("created_at")).values_list("pk", flat=True)
         )
@@ -45,16 +45,16 @@ def changes_section(scope: ReportScope) -> Section:
             head = (version.team.slug, version.registered_model.name, version.version)
             previous = previous_of.get(version.pk)
             if previous is None:
-                yield dict(zip(COLUMNS, (*head, "", "first version", "", "", ""), strict=True))
+                yield (*head, "", "first version", "", "", "")
                 continue
             for change in version_differences(aspects, previous.pk, version.pk):
                 values = (change.aspect, change.item, change.before, change.after)
-                yield dict(zip(COLUMNS, (*head, previous.version, *values), strict=True))
+                yield (*head, previous.version, *values)
 
     return Section(
         "changes",
         "What changed since the previous version",
         COLUMNS,
-        rows,
+        records,
         window_field="versions registered in the window",
     )

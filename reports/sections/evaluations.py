@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from approvals.choices import CheckName, RequestState
 from approvals.models import CheckResult
 from reports.scope import ReportScope
-from reports.sections.base import CHUNK_SIZE, Row, Section
+from reports.sections.base import CHUNK_SIZE, Record, Section
 
 COLUMNS = (
     "team",
@@ -31,7 +31,7 @@ COLUMNS = (
 
 
 def evaluations_section(scope: ReportScope) -> Section:
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         approved = scope.requests().filter(
             scope.in_window("decided_at"), state=RequestState.APPROVED
         )
@@ -60,27 +60,21 @@ def evaluations_section(scope: ReportScope) -> Section:
             last_request = request[3]
             head = (*request, decided_at, policy.get("name"), policy.get("version"), evidence)
             for result in observed.get("results", []):
-                yield dict(
-                    zip(
-                        COLUMNS,
-                        (
-                            *head,
-                            observed.get("checkpoint_id"),
-                            result.get("metric"),
-                            result.get("segment") or "",
-                            result.get("observed"),
-                            result.get("comparison"),
-                            result.get("limit"),
-                            result.get("passed"),
-                        ),
-                        strict=True,
-                    )
+                yield (
+                    *head,
+                    observed.get("checkpoint_id"),
+                    result.get("metric"),
+                    result.get("segment") or "",
+                    result.get("observed"),
+                    result.get("comparison"),
+                    result.get("limit"),
+                    result.get("passed"),
                 )
 
     return Section(
         "evaluations",
         "Which evaluation approved each release (metrics vs thresholds)",
         COLUMNS,
-        rows,
+        records,
         window_field="approved_at",
     )

@@ -9,7 +9,7 @@ from django.db.models import F
 
 from registry.models import Evidence
 from reports.scope import ReportScope
-from reports.sections.base import Row, Section, rows_of
+from reports.sections.base import CHUNK_SIZE, Record, Section
 
 COLUMNS = (
     "team",
@@ -24,7 +24,7 @@ COLUMNS = (
 
 
 def monitoring_section(scope: ReportScope) -> Section:
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         values = (
             Evidence.objects.filter(
                 scope.in_window("uploaded_at"),
@@ -44,12 +44,12 @@ def monitoring_section(scope: ReportScope) -> Section:
                 "uploaded_by__username",
             )
         )
-        yield from rows_of(values, COLUMNS)
+        yield from values.iterator(chunk_size=CHUNK_SIZE)
 
     return Section(
         "monitoring",
         "Monitoring evidence after launch",
         COLUMNS,
-        rows,
+        records,
         window_field="uploaded_at",
     )

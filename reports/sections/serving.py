@@ -13,7 +13,7 @@ from core.permissions import Verb
 from registry.models import Deployment
 from registry.selectors import deployments_visible_to
 from reports.scope import ReportScope
-from reports.sections.base import Row, Section, rows_of
+from reports.sections.base import CHUNK_SIZE, Record, Section
 
 COLUMNS = (
     "customer",
@@ -53,7 +53,7 @@ def serving_section(scope: ReportScope) -> Section:
     """(a) Which version — and which threshold or policy config — served each customer in
     each window: every deployment overlapping the report's window."""
 
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         queryset = deployments_visible_to(
             scope.actor,
             customer_scope=scope.customer or None,
@@ -74,12 +74,12 @@ def serving_section(scope: ReportScope) -> Section:
             "ended_at",
             "recorded_by__username",
         )
-        yield from rows_of(values, COLUMNS)
+        yield from values.iterator(chunk_size=CHUNK_SIZE)
 
     return Section(
         "serving",
         "Which version served which customer, and when",
         COLUMNS,
-        rows,
+        records,
         window_field="deployments active during the window",
     )

@@ -13,7 +13,14 @@ from audit.verbs import LEGACY_SPELLINGS, AuditVerb
 from core.permissions import Verb
 from registry.models import Deployment, ModelVersion
 from reports.scope import ReportScope
-from reports.sections.base import AUDIT_EVENT_TABLE, CHUNK_SIZE, CITED, Row, Section
+from reports.sections.base import (
+    AUDIT_EVENT_TABLE,
+    CHUNK_SIZE,
+    InstantText,
+    Record,
+    Section,
+    instant_of,
+)
 
 #: The verbs of a version's or a request's life, in every spelling the log holds.
 LIFECYCLE_PREFIXES = ("version.", "promotion.")
@@ -26,7 +33,7 @@ EVENT_COLUMNS = ("event", "occurred_at", "object", "verb", "actor", "before", "a
 
 
 def transitions_section(scope: ReportScope) -> Section:
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         version_type = ModelVersion._meta.label_lower
         request_type = PromotionRequest._meta.label_lower
         events = AuditEvent.objects.visible_to(scope.actor, Verb.EXPORT).filter(
@@ -36,28 +43,34 @@ def transitions_section(scope: ReportScope) -> Section:
             object_type=version_type, object_id__in=scope.version_ids_as_text()
         ) | events.filter(object_type=request_type, object_id__in=scope.request_ids_as_text())
         values = events.order_by("id").values_list(
-            "id", "occurred_at", "object_type", "object_id", "verb", "actor_label", "data"
+            "id",
+            InstantText("occurred_at"),
+            "object_type",
+            "object_id",
+            "verb",
+            "actor_label",
+            "data",
         )
         for pk, occurred_at, object_type, object_id, verb, actor, data in values.iterator(
             chunk_size=CHUNK_SIZE
         ):
-            yield {
-                "event": pk,
-                "occurred_at": occurred_at,
-                "object": f"{object_type}:{object_id}",
-                "verb": AuditVerb.of(verb).value,
-                "actor": actor,
-                "before": data.get("before"),
-                "after": data.get("after"),
-                "reason": _reason(data),
-                CITED: (AUDIT_EVENT_TABLE, str(pk)),
-            }
+            yield (
+                pk,
+                instant_of(occurred_at),
+                f"{object_type}:{object_id}",
+                AuditVerb.of(verb).value,
+                actor,
+                data.get("before"),
+                data.get("after"),
+                _reason(data),
+                (AUDIT_EVENT_TABLE, str(pk)),
+            )
 
     return Section(
         "transitions",
         "Lifecycle transitions, with reasons and actors",
         EVENT_COLUMNS,
-        rows,
+        records,
         window_field="occurred_at",
         cites=True,
     )
@@ -77,7 +90,7 @@ _HISTORY_TYPES = {"+": "created", "~": "changed", "-": "deleted"}
 
 
 def history_section(scope: ReportScope) -> Section:
-    def rows() -> Iterator[Row]:
+    def records() -> Iterator[Record]:
         sources = (
             (ModelVersion, scope.versions().values("pk"), "state"),
             (PromotionRequest, scope.requests().values("pk"), "state"),
@@ -96,29 +109,30 @@ def history_section(scope: ReportScope) -> Section:
                 .values_list(
                     "history_id",
                     "id",
-                    "history_date",
+                    InstantText("history_date"),
                     "history_type",
                     "history_user__username",
                     shown,
                 )
             )
+            types = _HISTORY_TYPES
             for history_id, pk, when, kind, user, value in values.iterator(chunk_size=CHUNK_SIZE):
-                yield {
-                    "table": table,
-                    "history_id": history_id,
-                    "object_id": pk,
-                    "history_date": when,
-                    "type": _HISTORY_TYPES.get(kind, kind),
-                    "user": user or "",
-                    "state": value,
-                    CITED: (table, str(history_id)),
-                }
+                yield (
+                    table,
+                    history_id,
+                    pk,
+                    instant_of(when),
+                    types.get(kind, kind),
+                    user or "",
+                    value,
+                    (table, str(history_id)),
+                )
 
     return Section(
         "history",
         "Row history of the versions, requests and deployments",
         HISTORY_COLUMNS,
-        rows,
+        records,
         window_field="history_date",
         cites=True,
     )
