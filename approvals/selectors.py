@@ -122,10 +122,15 @@ def roles_to_sign(user: Any, request: PromotionRequest | int) -> list[str]:
     return [role for role in roles if found and found[f"awaits_{role}"]]
 
 
+def overdue_q(now: datetime) -> Q:
+    """Open requests past their due date: the SLA breach (dashboards, escalation)."""
+    return Q(state__in=OPEN_REQUEST_STATES, due_at__lt=now)
+
+
 def overdue_requests(user: Any, *, now: datetime | None = None) -> QuerySet[PromotionRequest]:
     """Open requests past their due date, visible to the user (dashboards, escalation)."""
     now = now or timezone.now()
-    return requests_visible_to(user, now=now).filter(state__in=OPEN_REQUEST_STATES, due_at__lt=now)
+    return requests_visible_to(user, now=now).filter(overdue_q(now))
 
 
 def approval_outcome(request_id: int) -> str:

@@ -58,6 +58,19 @@ def deliver_webhook(self, delivery_id: int) -> str:
     return state
 
 
+@shared_task(bind=True, name="approvals.tasks.remind_expiring_approvals")
+def remind_expiring_approvals(self, *, now: datetime | None = None) -> int:
+    """Remind owners 30, 7 and 1 day(s) before their approval expires (each once)."""
+    return services.approval_expiry_reminders_send(via=f"system:task {self.request.id}", now=now)
+
+
+@shared_task(bind=True, name="approvals.tasks.escalate_overdue_reviews")
+def escalate_overdue_reviews(self, *, now: datetime | None = None) -> int:
+    """Tell the escalation contact and the managers of each review past its SLA, once
+    per breach."""
+    return services.overdue_reviews_escalate(via=f"system:task {self.request.id}", now=now)
+
+
 @shared_task(bind=True, name="approvals.tasks.expire_stale_requests")
 def expire_stale_requests(self, *, now: datetime | None = None) -> int:
     """Expire requests left in review past their due date and the grace period.

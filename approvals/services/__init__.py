@@ -20,6 +20,7 @@ from approvals.services.decisions import (
     signing_public_key_pem,
     verify_decision_envelope,
 )
+from approvals.services.escalation import overdue_reviews_escalate
 from approvals.services.expiry import promotion_requests_expire
 from approvals.services.lifecycle import (
     version_deprecate,
@@ -40,6 +41,10 @@ from approvals.services.policies import (
     policy_create,
     policy_for_version,
     policy_publish,
+)
+from approvals.services.recertification import (
+    approval_expiry_reminders_send,
+    recertification_request_submit,
 )
 from approvals.services.requests import (
     promotion_request_expedite,
@@ -72,6 +77,7 @@ def is_open(request: PromotionRequest) -> bool:
 __all__ = [
     "CONTACTS",
     "Audience",
+    "approval_expiry_reminders_send",
     "approve_if_ready",
     "assess",
     "build_statement",
@@ -85,6 +91,7 @@ __all__ = [
     "notifications_due",
     "notifications_relay",
     "notify",
+    "overdue_reviews_escalate",
     "policy_create",
     "policy_for_version",
     "policy_publish",
@@ -96,6 +103,7 @@ __all__ = [
     "promotion_request_submit",
     "promotion_request_withdraw",
     "promotion_requests_expire",
+    "recertification_request_submit",
     "requests_stuck_in_checks",
     "signing_public_key_pem",
     "signing_roles",

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from approvals import signing
 from approvals.assessment import Assessment, artifact_name, assess
+from approvals.choices import RequestPurpose
 from approvals.models import DecisionRecord, PromotionRequest
 from approvals.services.common import transition_request
 from approvals.services.webhooks import webhooks_enqueue
@@ -39,6 +40,7 @@ def build_statement(
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "decision": "approved",
+            "purpose": request.purpose,
             "request": {
                 "id": request.pk,
                 "requested_by": request.requested_by.get_username(),
@@ -130,9 +132,15 @@ def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
             "exceptions": [e.pk for e in assessment.exceptions],
         },
     )
-    approved = registry_services.version_approve(
-        actor=actor, version=version, request_id=request.pk, expires_at=expires_at
-    )
+    if request.purpose == RequestPurpose.RECERTIFICATION:
+        # The same version stays approved; its approval runs until the new expiry.
+        approved = registry_services.version_approval_extend(
+            actor=actor, version=version, request_id=request.pk, expires_at=expires_at
+        )
+    else:
+        approved = registry_services.version_approve(
+            actor=actor, version=version, request_id=request.pk, expires_at=expires_at
+        )
     webhooks_enqueue(event=event, version=approved)
     from approvals.services.webhooks import nudge_dispatcher
 

@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from approvals import sla
-from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestState
-from approvals.models import PromotionRequest
+from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestPurpose, RequestState
+from approvals.models import GovernancePolicy, PromotionRequest
 from approvals.services import checking
 from approvals.services.common import locked_request, transition_request
 from approvals.services.policies import policy_for_version
@@ -63,13 +63,37 @@ def promotion_request_submit(
         raise IllegalTransition(
             f"Only a draft version can be submitted for promotion; this one is {locked.state}."
         )
-    if rollback_target is not None and rollback_target.pk == locked.pk:
-        raise InvalidInput("A version cannot be its own rollback target.")
-    policy = policy_for_version(locked)
-    request = PromotionRequest(
+    return open_request(
+        actor=actor,
         version=locked,
+        policy=policy_for_version(locked),
+        rollback_target=rollback_target,
+        rollback_plan=rollback_plan,
+        run_checks_now=run_checks_now,
+    )
+
+
+def open_request(
+    *,
+    actor: Any,
+    version: ModelVersion,
+    policy: GovernancePolicy,
+    policy_snapshot: dict[str, Any] | None = None,
+    purpose: str = RequestPurpose.PROMOTION,
+    rollback_target: ModelVersion | None = None,
+    rollback_plan: str = "",
+    run_checks_now: bool | None = None,
+) -> PromotionRequest:
+    """Open a request on a version the caller holds locked and may act on: saved under
+    ``policy`` (its snapshot unless one is given), audited, its checks enqueued on commit
+    (or run now). The one opening path of promotion and re-certification requests."""
+    if rollback_target is not None and rollback_target.pk == version.pk:
+        raise InvalidInput("A version cannot be its own rollback target.")
+    request = PromotionRequest(
+        version=version,
         policy=policy,
-        policy_snapshot=policy.snapshot(),
+        policy_snapshot=policy_snapshot or policy.snapshot(),
+        purpose=purpose,
         requested_by=actor,
         rollback_target=rollback_target,
         rollback_plan=rollback_plan,
@@ -81,14 +105,20 @@ def promotion_request_submit(
             request.save()
     except IntegrityError as exc:
         raise Conflict("This version already has an open promotion request.") from exc
+    snapshot = request.policy_snapshot
     record(
         actor=actor,
         verb=AuditVerb.PROMOTION_SUBMITTED,
         target=request,
-        team_id=team.pk,
+        team_id=version.registered_model.team_id,
         data={
-            "version": locked.pk,
-            "policy": {"id": policy.pk, "name": policy.name, "version": policy.version},
+            "version": version.pk,
+            "purpose": purpose,
+            "policy": {
+                "id": policy.pk,
+                "name": snapshot.get("name", policy.name),
+                "version": snapshot.get("version", policy.version),
+            },
             "rollback_target": rollback_target.pk if rollback_target else None,
             "due_at": request.due_at.isoformat() if request.due_at else None,
         },

@@ -13,6 +13,7 @@ from registry.services.accounts import (
     hash_token,
     service_account_create,
 )
+from registry.services.approval_extension import version_approval_extend
 from registry.services.datasets import version_dataset_link
 from registry.services.deployments import deployment_end, deployment_record
 from registry.services.evidence import (
@@ -51,6 +52,7 @@ __all__ = [
     "service_account_create",
     "team_role_grant",
     "team_role_revoke",
+    "version_approval_extend",
     "version_approve",
     "version_dataset_link",
     "version_deprecate",

@@ -7,11 +7,8 @@ PostgreSQL and Redis only (the worker is another process: it needs a shared data
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -20,9 +17,8 @@ from django.db import connection
 from approvals.models import PromotionRequest
 from govboard.celery import app as celery_app
 from tests.approvals.factories import attach_passing_evidence, board_policy
+from tests.celery_worker import ROOT, WORKER_COMMAND, worker_env
 from tests.registry.factories import ready_version, service_account_with_token
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -37,34 +33,14 @@ pytestmark = [
 @pytest.fixture
 def worker():
     """A real worker (on the test's own Redis database), pointed at the test database."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "govboard.settings.local",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "GOVBOARD_SIGNING_KEY": settings.GOVBOARD_SIGNING_KEY,
-        "GOVBOARD_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
+    env = worker_env(
+        broker_url=settings.CELERY_BROKER_URL,
+        database=connection.settings_dict,
+        GOVBOARD_SIGNING_KEY=settings.GOVBOARD_SIGNING_KEY,
+        GOVBOARD_MEDIA_ROOT=str(settings.MEDIA_ROOT),
+    )
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "govboard",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        WORKER_COMMAND, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     conf = celery_app.conf
     # This test sends real messages (not eager) through the broker to the worker.
