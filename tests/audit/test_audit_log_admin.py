@@ -21,6 +21,12 @@ from tests.registry.factories import ModelVersionFactory, RegisteredModelFactory
 
 pytestmark = pytest.mark.django_db
 
+
+def unbounded_counts(queries) -> list[str]:
+    """COUNT queries not limited to a bounded subquery (a count over a growing table)."""
+    return [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and " LIMIT " not in q["sql"]]
+
+
 AUDIT_LOG = reverse("admin:audit_auditevent_changelist")
 LEADING_WILDCARD = re.compile(r"LIKE\s+'%", re.IGNORECASE)
 
@@ -200,7 +206,7 @@ def test_the_log_runs_the_same_queries_at_20_and_at_2000_events(client, administ
     assert len(listed(large)) == 100
     assert large.context["cl"].next_page_url is not None
     assert len(at_20) == len(at_2000), [q["sql"] for q in at_2000]
-    assert [q["sql"] for q in at_2000 if "COUNT(" in q["sql"].upper()] == []
+    assert unbounded_counts(at_2000) == []
 
 
 def test_the_next_page_shows_older_events(client, administrator):
