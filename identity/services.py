@@ -260,7 +260,13 @@ def lockout_unlock(
         actor_label=None if actor is not None else (via or "system"),
         verb=UNLOCKED,
         target=row,
-        data={"scope": row.scope, "key": row.key, "reason": reason, "before": before},
+        data={
+            "scope": row.scope,
+            "key": row.key,
+            "reason": reason,
+            "before": before,
+            "after": {"failures": 0, "locked": False, "locked_until": None},
+        },
     )
     return row
 

@@ -178,14 +178,16 @@ def _store_results(
         },
     )
     if request.state == RequestState.IN_REVIEW and version.state == VersionState.DRAFT:
+        # The scheduler's run names its task on the version's event too (``via``).
         registry_services.version_mark_candidate(
-            actor=actor, version=version, request_id=request.pk
+            actor=actor, version=version, request_id=request.pk, via=via
         )
     elif (
         request.state == RequestState.CHANGES_REQUESTED and version.state == VersionState.CANDIDATE
     ):
         registry_services.version_return_to_draft(
             actor=actor,
+            via=via,
             version=version,
             request_id=request.pk,
             reason="critical checks failed: " + ", ".join(o.name for o in critical_failures),

@@ -58,6 +58,9 @@ def overdue_reviews_escalate(
                 "state": locked.state,
                 "waiting_for": waiting,
                 "rule": "review-sla",
+                # The event announces; what it adds is this breach's escalation.
+                "before": None,
+                "after": {"notification": key},
             },
         )
         overdue_days = (now - locked.due_at).days

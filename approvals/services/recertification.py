@@ -172,6 +172,9 @@ def approval_expiry_reminders_send(
                 "reminder_days": days,
                 "approval_expires_at": locked.approval_expires_at.isoformat(),
                 "rule": "expiry",
+                # The event announces; what it adds is this reminder (none before).
+                "before": None,
+                "after": {"notification": key},
             },
         )
         within = f"within {days} day{'s' if days != 1 else ''}"

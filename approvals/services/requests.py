@@ -121,6 +121,8 @@ def open_request(
             },
             "rollback_target": rollback_target.pk if rollback_target else None,
             "due_at": request.due_at.isoformat() if request.due_at else None,
+            "before": None,
+            "after": {"state": request.state},
         },
     )
     inline = (

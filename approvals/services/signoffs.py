@@ -207,6 +207,9 @@ def _signoff_record(
             "meaning": meaning,
             "reauthenticated_with": reauth_method,
             "binding_sha256": signoff.binding_sha256,
+            # The roles whose valid sign-offs count towards the quorum, before and after.
+            "before": {"signed_roles": sorted(s.role for s in valid)},
+            "after": {"signed_roles": sorted([*(s.role for s in valid), role])},
         },
     )
     approve_if_ready(actor=actor, request=locked)

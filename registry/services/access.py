@@ -15,6 +15,11 @@ from core.team_roles import grant_team_role, holds_team_role, revoke_team_role, 
 from registry.models import Team
 
 
+def _held(before: bool) -> dict[str, Any]:
+    """The event's before/after: whether the user held the role (a grant or revoke flips it)."""
+    return {"before": {"holds_role": before}, "after": {"holds_role": not before}}
+
+
 def _check(actor: Any, user: Any, permission: str, team: Team) -> None:
     require(actor, Verb.GRANT_ROLES, team)
     if permission not in team_roles():
@@ -35,7 +40,7 @@ def team_role_grant(*, actor: Any, user: Any, permission: str, team: Team) -> bo
         verb=AuditVerb.TEAM_ROLE_GRANTED,
         target=team,
         team_id=team.pk,
-        data={"user": user.get_username(), "permission": permission},
+        data={"user": user.get_username(), "permission": permission} | _held(False),
     )
     return True
 
@@ -51,6 +56,6 @@ def team_role_revoke(*, actor: Any, user: Any, permission: str, team: Team) -> b
         verb=AuditVerb.TEAM_ROLE_REVOKED,
         target=team,
         team_id=team.pk,
-        data={"user": user.get_username(), "permission": permission},
+        data={"user": user.get_username(), "permission": permission} | _held(True),
     )
     return True

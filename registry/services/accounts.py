@@ -108,6 +108,8 @@ def api_token_issue(
             "expires_at": expires_at.isoformat(),
             "issued_expired": issued_expired,
             "prefix": prefix,
+            "before": None,
+            "after": {"scopes": token.scopes, "team_ids": token.team_ids, "revoked_at": None},
         },
     )
     return token, raw
@@ -123,6 +125,13 @@ def api_token_revoke(*, actor: Any, token: ApiToken | int) -> ApiToken:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
         record(
-            actor=actor, verb=AuditVerb.TOKEN_REVOKED, target=locked, data={"prefix": locked.prefix}
+            actor=actor,
+            verb=AuditVerb.TOKEN_REVOKED,
+            target=locked,
+            data={
+                "prefix": locked.prefix,
+                "before": {"revoked_at": None},
+                "after": {"revoked_at": locked.revoked_at.isoformat()},
+            },
         )
     return locked

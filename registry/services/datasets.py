@@ -102,6 +102,9 @@ def version_dataset_link(
             "window_start": window_start.isoformat(),
             "window_end": window_end.isoformat(),
             "license": license,
+            # The link is new (a use is linked once): nothing before, the link after.
+            "before": None,
+            "after": {"dataset_version": snapshot.pk, "use": use},
         },
     )
     return link, True

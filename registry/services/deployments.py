@@ -77,6 +77,11 @@ def deployment_record(
             "customer_scope": customer_scope,
             "started_at": started_at.isoformat(),
             "ended_at": ended_at.isoformat() if ended_at else None,
+            "before": None,
+            "after": {
+                "started_at": started_at.isoformat(),
+                "ended_at": ended_at.isoformat() if ended_at else None,
+            },
         },
     )
     return deployment

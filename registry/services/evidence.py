@@ -112,6 +112,8 @@ def evidence_attach(
                 "sha256": sha256,
                 "size": size,
                 "client_filename": client_filename[:255],
+                "before": None,
+                "after": {"kind": kind, "sha256": sha256, "size": size},
             },
         )
     except BaseException:

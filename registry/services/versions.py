@@ -173,7 +173,7 @@ def version_register(
         verb=AuditVerb.VERSION_REGISTERED,
         target=candidate,
         team_id=registered_model.team_id,
-        data={"after": _version_snapshot(candidate)},
+        data={"before": None, "after": _version_snapshot(candidate)},
     )
     return candidate, True
 
@@ -250,11 +250,12 @@ def _transition_version(
 
 @transaction.atomic(savepoint=False)
 def version_mark_candidate(
-    *, actor: Any, version: ModelVersion | int, request_id: int
+    *, actor: Any, version: ModelVersion | int, request_id: int, via: str | None = None
 ) -> ModelVersion:
     """draft → candidate, called by approvals once the baseline checks pass."""
     return _transition_version(
         actor=actor,
+        via=via,
         version=version,
         transition="mark_candidate",
         reason="baseline checks passed",

@@ -38,7 +38,12 @@ def test_an_administrator_grants_and_revokes_a_signing_role_and_both_are_audited
     assert permissions.allowed(person, permissions.Verb.SIGN, team, role="platform")
     granted = AuditEvent.objects.get(verb="team.role_granted")
     assert (granted.actor, granted.team_id) == (admin, team.pk)
-    assert granted.data == {"user": person.username, "permission": "approvals.sign_as_platform"}
+    assert granted.data == {
+        "user": person.username,
+        "permission": "approvals.sign_as_platform",
+        "before": {"holds_role": False},
+        "after": {"holds_role": True},
+    }
 
     # When it is revoked
     client.post(
