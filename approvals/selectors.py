@@ -166,25 +166,31 @@ class RequestDetail:
     is_overdue: bool
     decision_record: dict[str, Any] | None = None
     all_check_runs: list[CheckResult] = field(default_factory=list)
+    #: The signed record itself (key id, digest, time) for the review page.
+    decision: DecisionRecord | None = None
 
 
-def request_detail(user: Any, request_id: int) -> RequestDetail:
+def request_detail(user: Any, request_id: int, *, now: datetime | None = None) -> RequestDetail:
     """The request (404-style ``DoesNotExist`` if not visible) with its latest checks,
     live exceptions, sign-offs and their validity, per-step due dates and what blocks it.
 
     Queries: request, checks, exceptions, sign-offs, decision record, evidence digests
     (plus the permission lookup) — independent of how many of each there are.
     """
-    request = requests_visible_to(user).get(pk=request_id)
+    now = now or timezone.now()
+    request = (
+        requests_visible_to(user, now=now)
+        .select_related("rollback_target__registered_model")
+        .get(pk=request_id)
+    )
     results = list(CheckResult.objects.filter(request=request).order_by("id"))
     exceptions = list(CheckException.objects.filter(request=request).select_related("granted_by"))
     signoffs = list(SignOff.objects.filter(request=request).select_related("signer"))
-    decision = DecisionRecord.objects.filter(request=request).only("envelope").first()
+    decision = DecisionRecord.objects.filter(request=request).first()
     digests = current_digests(request.version)
     assessment = assess(
-        request, results=results, exceptions=exceptions, signoffs=signoffs, digests=digests
+        request, results=results, exceptions=exceptions, signoffs=signoffs, digests=digests, now=now
     )
-    now = timezone.now()
     steps = []
     review_steps = request.policy_snapshot.get("review_steps") or []
     due_dates = dict(
@@ -233,6 +239,7 @@ def request_detail(user: Any, request_id: int) -> RequestDetail:
         is_overdue=bool(open_request and request.due_at and request.due_at < now),
         decision_record=decision.envelope if decision else None,
         all_check_runs=results,
+        decision=decision,
     )
 
 

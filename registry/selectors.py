@@ -9,7 +9,16 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from core.errors import InvalidInput
-from registry.models import Deployment, ModelVersion, RegisteredModel, Team
+from registry.choices import EvidenceKind
+from registry.models import (
+    Deployment,
+    Evidence,
+    FindingTriage,
+    ModelVersion,
+    RegisteredModel,
+    Team,
+    VulnerabilityFinding,
+)
 
 
 def versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
@@ -60,6 +69,25 @@ def deployments_visible_to(
     if active_until:
         queryset = queryset.filter(started_at__lt=_parse_when(active_until, "until"))
     return queryset.order_by("-started_at", "-id")
+
+
+def effective_triages(version_id: int) -> dict[tuple[str, str], FindingTriage]:
+    """The newest verdict per (vulnerability id, package) for a version, in one query."""
+    verdicts: dict[tuple[str, str], FindingTriage] = {}
+    for triage in FindingTriage.objects.filter(version_id=version_id).order_by("id"):
+        verdicts[(triage.vulnerability_id, triage.package)] = triage
+    return verdicts
+
+
+def current_findings(version_id: int) -> list[VulnerabilityFinding]:
+    """The findings of the version's newest dependency scan report (the one its checks
+    read), in report order; one query."""
+    newest_scan = (
+        Evidence.objects.filter(version_id=version_id, kind=EvidenceKind.DEPENDENCY_SCAN)
+        .order_by("-id")
+        .values("id")[:1]
+    )
+    return list(VulnerabilityFinding.objects.filter(evidence_id__in=newest_scan).order_by("id"))
 
 
 def _parse_when(value: str, name: str) -> datetime:

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 
 from approvals import selectors, services
 from approvals.admin import signing
+from approvals.admin.review import ReviewPageAdminMixin
 from approvals.choices import ApproverRole, CheckName, RequestState
 from approvals.models import (
     CheckException,
@@ -203,7 +204,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(PromotionRequest)
-class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
+class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, GovernanceHistoryAdmin):
     list_display = [
         "__str__",
         "model_version",
@@ -354,7 +355,7 @@ class PromotionRequestAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
 
     @admin.display(description="version")
     def model_version(self, obj: PromotionRequest) -> str:
-        return f"{obj.version.registered_model.name}@{obj.version.version}"
+        return str(obj.version)
 
     @admin.display(description="team", ordering="version__registered_model__team__slug")
     def team_slug(self, obj: PromotionRequest) -> str:

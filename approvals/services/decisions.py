@@ -17,6 +17,11 @@ from django.utils import timezone
 from approvals import signing
 from approvals.assessment import Assessment, artifact_name, assess
 from approvals.choices import RequestPurpose
+from approvals.decision_verification import (  # noqa: F401 - re-exported: verification is a read
+    PREDICATE_TYPE,
+    STATEMENT_TYPE,
+    verify_decision_envelope,
+)
 from approvals.models import DecisionRecord, PromotionRequest
 from approvals.services.common import transition_request
 from approvals.services.webhooks import webhooks_enqueue
@@ -24,9 +29,6 @@ from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import Conflict
 from registry import services as registry_services
-
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-PREDICATE_TYPE = "https://govboard.dev/decision/v1"
 
 
 def build_statement(
@@ -157,30 +159,3 @@ def decision_record_for(request: PromotionRequest | int) -> dict[str, Any] | Non
 
 def signing_public_key_pem() -> str:
     return signing.signing_public_key_pem()
-
-
-def verify_decision_envelope(
-    envelope: dict[str, Any], *, request: PromotionRequest | None = None
-) -> tuple[bool, list[str], dict[str, Any] | None]:
-    """Verify the DSSE signature with the server's public key; when ``request`` is given,
-    also that the statement names its version's artifact and checksum and its id."""
-    try:
-        statement = signing.dsse_verify(envelope)
-    except ValueError as exc:
-        return False, [str(exc)], None
-    problems = []
-    if statement.get("_type") != STATEMENT_TYPE or statement.get("predicateType") != PREDICATE_TYPE:
-        problems.append("not a govboard decision statement")
-    if request is not None:
-        version = request.version
-        subjects = statement.get("subject") or []
-        if not any(
-            s.get("name") == artifact_name(version)
-            and (s.get("digest") or {}).get("sha256") == version.checksum
-            for s in subjects
-            if isinstance(s, dict)
-        ):
-            problems.append("the subject does not name this version's artifact and checksum")
-        if ((statement.get("predicate") or {}).get("request") or {}).get("id") != request.pk:
-            problems.append("the statement is for another request")
-    return not problems, problems, statement

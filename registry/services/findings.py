@@ -14,6 +14,7 @@ from core.errors import InvalidInput
 from core.permissions import Verb, require
 from registry.choices import FindingStatus, Severity, VexJustification
 from registry.models import FindingTriage, VulnerabilityFinding
+from registry.selectors import effective_triages  # a read; the check inputs use it too
 from registry.services.versions import lock_version
 
 
@@ -104,11 +105,3 @@ def _verdict(triage: FindingTriage | None) -> dict[str, str] | None:
         "status": triage.status,
         "justification": triage.justification,
     }
-
-
-def effective_triages(version_id: int) -> dict[tuple[str, str], FindingTriage]:
-    """The newest verdict per (vulnerability id, package) for a version, in one query."""
-    verdicts: dict[tuple[str, str], FindingTriage] = {}
-    for triage in FindingTriage.objects.filter(version_id=version_id).order_by("id"):
-        verdicts[(triage.vulnerability_id, triage.package)] = triage
-    return verdicts
