@@ -96,3 +96,35 @@ def expire_approvals(self, *, now: datetime | None = None) -> int:
     ``now`` is the moment the sweep judges by (default: the current time).
     """
     return services.versions_expire_approvals(via=f"system:task {self.request.id}", now=now)
+
+
+# --- the lifecycle rules (issue 12): one task per rule, each a thin wrapper over its sweep
+
+
+def _rule(task, rule: str, now: datetime | None) -> int:
+    from approvals.hygiene.rules import LifecycleRule
+
+    report = services.lifecycle_rule_sweep(
+        rule=LifecycleRule(rule), via=f"system:task {task.request.id}", now=now
+    )
+    return report.changed
+
+
+@shared_task(bind=True, name="approvals.tasks.lifecycle_stale")
+def lifecycle_stale(self, *, now: datetime | None = None) -> int:
+    """The ``stale`` rule: approved versions nothing serves and nothing touched for the
+    policy's ``after_days``."""
+    return _rule(self, "stale", now)
+
+
+@shared_task(bind=True, name="approvals.tasks.lifecycle_unowned")
+def lifecycle_unowned(self, *, now: datetime | None = None) -> int:
+    """The ``unowned`` rule: owner and backup owner both inactive, or a bounced contact."""
+    return _rule(self, "unowned", now)
+
+
+@shared_task(bind=True, name="approvals.tasks.lifecycle_vulnerable")
+def lifecycle_vulnerable(self, *, now: datetime | None = None) -> int:
+    """The ``vulnerable`` rule: it first reads the scan reports uploaded after approval,
+    then acts on versions whose newest report has an open critical finding."""
+    return _rule(self, "vulnerable", now)

@@ -53,6 +53,11 @@ class AuditVerb(StrEnum):
     PROMOTION_EXPEDITED = "promotion.expedited"
     PROMOTION_ESCALATED = "promotion.escalated"
     PROMOTION_EXCEPTION_GRANTED = "promotion.exception_granted"
+    # the lifecycle rules (issue 12): told without changing, or could not retire
+    LIFECYCLE_RULE_NOTIFIED = "lifecycle.rule_notified"
+    RETIREMENT_ESCALATED = "version.retirement_escalated"
+    CONTACT_BOUNCE_RECORDED = "contact.bounce_recorded"
+    CONTACT_BOUNCE_CLEARED = "contact.bounce_cleared"
     TOTP_ENROLMENT_STARTED = "totp.enrolment_started"
     TOTP_CONFIRMED = "totp.confirmed"
     # identity and sso: signing in

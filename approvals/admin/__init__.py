@@ -1,6 +1,7 @@
 """The approvals admin pages, one module per concept; importing the package registers them."""
 
 from approvals.admin import awaiting  # registers the admin:awaiting page
+from approvals.admin import lifecycle  # registers admin:lifecycle_preview
 from approvals.admin.policies import GovernancePolicyAdmin, TrustedSigningKeyAdmin
 from approvals.admin.requests import PromotionRequestAdmin
 from approvals.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
@@ -12,4 +13,5 @@ __all__ = [
     "WebhookDeliveryAdmin",
     "WebhookEndpointAdmin",
     "awaiting",
+    "lifecycle",
 ]

@@ -2,6 +2,7 @@
 decision records, trusted keys, second factors, outbound webhooks and email notifications."""
 
 from approvals.models.board import Board
+from approvals.models.hygiene import ContactBounce, LifecycleRuleFiring, ScanReportReading
 from approvals.models.notifications import Notification
 from approvals.models.policies import GovernancePolicy
 from approvals.models.requests import (
@@ -24,10 +25,13 @@ __all__ = [
     "Board",
     "CheckException",
     "CheckResult",
+    "ContactBounce",
     "DecisionRecord",
     "GovernancePolicy",
+    "LifecycleRuleFiring",
     "Notification",
     "PromotionRequest",
+    "ScanReportReading",
     "SignOff",
     "TotpDevice",
     "TrustedSigningKey",

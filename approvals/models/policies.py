@@ -8,6 +8,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from approvals.choices import ALWAYS_CRITICAL_CHECKS, CHECK_NAMES, ApproverRole, StepType
+from approvals.hygiene.rules import default_lifecycle_rules, lifecycle_rules_problems
 from registry.choices import RiskRating
 
 
@@ -57,6 +58,12 @@ class GovernancePolicy(models.Model):
     approval_validity_days = models.PositiveIntegerField(default=90)
     retirement_grace_days = models.PositiveIntegerField(
         default=30, help_text="Days a deprecated version keeps serving before retirement."
+    )
+    lifecycle_rules = models.JSONField(
+        default=default_lifecycle_rules,
+        blank=True,
+        help_text='Rule → {"action": notify | deprecate | deprecate_and_retire, ...}: '
+        'stale (with "after_days"), unowned, vulnerable, expired (approvals.hygiene.rules).',
     )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
@@ -135,6 +142,9 @@ class GovernancePolicy(models.Model):
                     errors.setdefault("review_steps", []).append(f"duplicate key {step['key']}")
                 else:
                     keys.add(step["key"])
+        lifecycle_problems = lifecycle_rules_problems(self.lifecycle_rules)
+        if lifecycle_problems:
+            errors["lifecycle_rules"] = lifecycle_problems
         if errors:
             raise ValidationError(errors)
 
@@ -150,6 +160,7 @@ class GovernancePolicy(models.Model):
             "metric_thresholds": self.metric_thresholds,
             "approval_validity_days": self.approval_validity_days,
             "retirement_grace_days": self.retirement_grace_days,
+            "lifecycle_rules": self.lifecycle_rules,
         }
 
 

@@ -13,6 +13,7 @@ from approvals.assessment import assess, current_digests, signoff_problems
 from approvals.choices import OPEN_REQUEST_STATES
 from approvals.models import PromotionRequest
 from approvals.services.checking import promotion_request_recheck, promotion_request_run_checks
+from approvals.services.contacts import contact_bounce_clear, contact_bounce_record
 from approvals.services.decisions import (
     approve_if_ready,
     build_statement,
@@ -22,11 +23,12 @@ from approvals.services.decisions import (
 )
 from approvals.services.escalation import overdue_reviews_escalate
 from approvals.services.expiry import promotion_requests_expire
-from approvals.services.lifecycle import (
-    version_deprecate,
-    version_retire,
+from approvals.services.hygiene import (
+    lifecycle_rule_sweep,
+    lifecycle_sweep,
     versions_expire_approvals,
 )
+from approvals.services.lifecycle import version_deprecate, version_retire
 from approvals.services.notifications import (
     CONTACTS,
     Audience,
@@ -56,6 +58,7 @@ from approvals.services.requests import (
     signing_roles,
 )
 from approvals.services.retirement import versions_retire_after_grace
+from approvals.services.scan_reports import scan_reports_read
 from approvals.services.signoffs import (
     signoff_is_valid,
     signoff_record,
@@ -82,11 +85,15 @@ __all__ = [
     "assess",
     "build_statement",
     "check_override",
+    "contact_bounce_clear",
+    "contact_bounce_record",
     "current_digests",
     "decision_record_for",
     "default_policy",
     "deliveries_due",
     "is_open",
+    "lifecycle_rule_sweep",
+    "lifecycle_sweep",
     "notification_send",
     "notifications_due",
     "notifications_relay",
@@ -105,6 +112,7 @@ __all__ = [
     "promotion_requests_expire",
     "recertification_request_submit",
     "requests_stuck_in_checks",
+    "scan_reports_read",
     "signing_public_key_pem",
     "signing_roles",
     "signoff_is_valid",

@@ -247,26 +247,12 @@ def _ingest_findings(ctx: check_registry.CheckContext) -> None:
     """Store the dependency report's findings once per evidence document (set-based),
     from the report the check already parsed."""
     from approvals.evidence import EvidenceError
-    from registry.models import VulnerabilityFinding
+    from approvals.services.scan_reports import findings_store
 
     evidence, report = ctx.dependency_report
     if evidence is None or isinstance(report, EvidenceError):
         return
-    if VulnerabilityFinding.objects.filter(evidence=evidence).exists():
-        return
-    VulnerabilityFinding.objects.bulk_create(
-        VulnerabilityFinding(
-            evidence=evidence,
-            vulnerability_id=f.vulnerability_id,
-            package=f.package,
-            installed_version=f.installed_version,
-            severity=f.severity,
-            fixed_version=f.fixed_version,
-            status=f.status,
-            source_format=f.source_format,
-        )
-        for f in report.findings
-    )
+    findings_store(evidence, report)
 
 
 def promotion_request_run_checks(*, request_id: int, via: str) -> PromotionRequest | None:

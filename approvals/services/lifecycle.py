@@ -1,5 +1,5 @@
-"""Lifecycle verbs that touch a version and its promotion request together: deprecate,
-retire, and the scheduled expiry of approvals.
+"""Lifecycle verbs that touch a version and its promotion request together: deprecate and
+retire (the scheduled rules, the expiry of approvals among them, are in ``hygiene``).
 
 The lock order of every service is **the promotion request first, then the version**
 (ADR 0010). Deprecating or retiring a version locks its open request (if any) before the
@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from approvals.choices import OPEN_REQUEST_STATES
 from approvals.models import PromotionRequest
@@ -26,7 +25,6 @@ from approvals.services.requests import close_request
 from approvals.services.webhooks import webhooks_enqueue
 from audit.verbs import AuditVerb
 from core.errors import Conflict
-from core.sweeps import sweep
 from registry import services as registry_services
 from registry.choices import VersionState
 from registry.models import ModelVersion
@@ -42,7 +40,8 @@ def lock_open_requests(version_id: int) -> list[PromotionRequest]:
     )
 
 
-def _withdraw_for(actor: Any, requests: list[PromotionRequest], why: str, via: str | None):
+def withdraw_for(actor: Any, requests: list[PromotionRequest], why: str, via: str | None) -> None:
+    """Withdraw the (locked) open requests of a version being deprecated or retired."""
     for request in requests:
         close_request(
             actor=actor,
@@ -72,7 +71,7 @@ def version_deprecate(
     deprecated = registry_services.version_deprecate(
         actor=actor, via=via, version=version_id, reason=reason
     )
-    _withdraw_for(actor, open_requests, f"the version was deprecated ({reason})", via)
+    withdraw_for(actor, open_requests, f"the version was deprecated ({reason})", via)
     webhooks_enqueue(event=deprecated.transition_event, version=deprecated)
     return deprecated
 
@@ -99,48 +98,17 @@ def version_retire(
         end_deployments=end_deployments,
         now=now,
     )
-    _withdraw_for(actor, open_requests, f"the version was retired ({reason})", via)
+    withdraw_for(actor, open_requests, f"the version was retired ({reason})", via)
     return retired
 
 
-def versions_expire_approvals(
-    *, via: str, now: datetime | None = None, chunk_size: int = 200
-) -> int:
-    """Deprecate every approved version whose approval has expired; returns how many.
-
-    Through the one sweep loop: each version in its own transaction, its open request
-    locked first, the version locked with ``skip_locked`` (two sweeps change it once) and
-    re-read under the lock; a version that fails is logged and the rest go on.
-    """
-    now = now or timezone.now()
-    expired = ModelVersion.objects.filter(state=VersionState.APPROVED, approval_expires_at__lte=now)
-
-    def deprecate(version_id: int) -> bool:
-        open_requests = lock_open_requests(version_id)
-        locked = (
-            expired.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=version_id)
-            .select_related("registered_model__team")
-            .first()
-        )
-        if locked is None:
-            return False  # another sweep has it, or it changed since
-        reason = "approval expired; re-certification required"
-        deprecated = registry_services.version_deprecate(
-            actor=None, via=via, version=locked, reason=reason
-        )
-        _withdraw_for(None, open_requests, f"the version was deprecated ({reason})", via)
-        webhooks_enqueue(event=deprecated.transition_event, version=deprecated)
-        return True
-
-    return sweep(
-        name="expire-approvals", candidates=expired, handle=deprecate, chunk_size=chunk_size
-    ).changed
-
-
-def version_retire_if_free(*, version_id: int, via: str, reason: str, now: datetime) -> bool:
-    """The scheduler's retirement of one deprecated version: skipped (False) while another
-    sweep holds it or a deployment still serves it; the scheduler never ends one."""
+def version_retire_if_free(
+    *, version_id: int, via: str, reason: str, now: datetime
+) -> tuple[bool, list[int]]:
+    """The scheduler's retirement of one deprecated version: ``(True, [])`` once retired;
+    ``(False, [])`` while another sweep holds it or it changed; ``(False, ids)`` while
+    deployments (those ids) still serve it: the scheduler never ends one, and the version
+    stays locked in the caller's transaction so it can escalate."""
     open_requests = lock_open_requests(version_id)
     locked = (
         ModelVersion.objects.select_for_update(skip_locked=True, of=("self",))
@@ -148,13 +116,14 @@ def version_retire_if_free(*, version_id: int, via: str, reason: str, now: datet
         .first()
     )
     if locked is None:
-        return False
+        return False, []
     try:
         with transaction.atomic():
             registry_services.version_retire(
                 actor=None, via=via, version=locked, reason=reason, now=now
             )
-    except Conflict:
-        return False  # still served; a person ends the deployments (or breaks glass)
-    _withdraw_for(None, open_requests, f"the version was retired ({reason})", via)
-    return True
+    except Conflict as exc:
+        # Still served; a person ends the deployments (or breaks glass).
+        return False, [int(pk) for pk in (exc.errors or {}).get("deployments", [])]
+    withdraw_for(None, open_requests, f"the version was retired ({reason})", via)
+    return True, []

@@ -24,6 +24,7 @@ POLICY_FIELDS = (
     "metric_thresholds",
     "approval_validity_days",
     "retirement_grace_days",
+    "lifecycle_rules",
 )
 
 

@@ -311,17 +311,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The lifecycle jobs (expiry, retirement, the stale/unowned/vulnerable rules) are not
+# here: migration approvals.0013 installs them from approvals/hygiene/schedules.py as
+# database rows editable in the admin, which an entry here would overwrite at each start.
 CELERY_BEAT_SCHEDULE = {
-    "retire-after-grace": {
-        "task": "approvals.tasks.retire_after_grace",
-        "schedule": 3600.0,
-    },
     "expire-stale-requests": {
         "task": "approvals.tasks.expire_stale_requests",
-        "schedule": 3600.0,
-    },
-    "expire-approvals": {
-        "task": "approvals.tasks.expire_approvals",
         "schedule": 3600.0,
     },
     # Promotion requests are their own outbox: re-enqueue checks that never ran.

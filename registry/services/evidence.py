@@ -24,6 +24,14 @@ from registry.validators import SHA256_HEX
 # Evidence may change while a version is being prepared or reviewed (a change after a
 # sign-off invalidates that sign-off); an approved, deprecated or retired version is sealed.
 EVIDENCE_OPEN_STATES = (VersionState.DRAFT, VersionState.CANDIDATE)
+# After approval, only monitoring evidence: scan reports (a nightly vulnerability scan CI
+# uploads) are added to an approved version, as new rows that reopen nothing (the
+# approval, its sign-offs and its decision record bind the evidence they saw, by digest);
+# the ``vulnerable`` lifecycle rule reads them. Deprecated and retired versions take
+# nothing more: no rule judges them (a deprecated one is already blocked for new usage,
+# its replacement is what CI should scan) and a retired version's record is kept, sealed,
+# for audit.
+MONITORING_EVIDENCE_KINDS = (EvidenceKind.DEPENDENCY_SCAN, EvidenceKind.ARTIFACT_SCAN)
 _CHUNK = 1024 * 1024
 
 
@@ -67,7 +75,8 @@ def evidence_attach(
     client_filename: str = "",
     declared_sha256: str | None = None,
 ) -> Evidence:
-    """Store one evidence document for a draft or candidate version.
+    """Store one evidence document for a draft or candidate version, or a scan report
+    for an approved one (``evidence_accepted``).
 
     The client's file name is kept as metadata only; the file is stored under a key the
     server makes. When the client declares a sha256, a mismatch refuses the upload and
@@ -82,8 +91,15 @@ def evidence_attach(
     require(
         actor, Verb.REGISTER, team, refusal="You may not attach evidence to this team's versions."
     )
-    if locked.state not in EVIDENCE_OPEN_STATES:
-        raise IllegalTransition(f"Evidence cannot be added to a {locked.state} version.")
+    if not evidence_accepted(locked.state, kind):
+        why = (
+            "only scan reports (dependency_scan, artifact_scan) are added after approval"
+            if locked.state == VersionState.APPROVED
+            else f"a {locked.state} version takes no more evidence"
+        )
+        raise IllegalTransition(
+            f"Evidence cannot be added to a {locked.state} version.", errors={"kind": [why]}
+        )
     key, sha256, size = _store(content, limit=max_evidence_bytes())
     try:
         if declared_sha256 is not None and declared_sha256 != sha256:
@@ -120,6 +136,13 @@ def evidence_attach(
         default_storage.delete(key)
         raise
     return evidence
+
+
+def evidence_accepted(state: str, kind: str) -> bool:
+    """Whether a version in ``state`` takes new evidence of ``kind`` (see above)."""
+    if state in EVIDENCE_OPEN_STATES:
+        return True
+    return state == VersionState.APPROVED and kind in MONITORING_EVIDENCE_KINDS
 
 
 def evidence_open(evidence: Evidence) -> IO[bytes]:

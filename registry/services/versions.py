@@ -302,12 +302,18 @@ def version_approve(
 
 @transaction.atomic
 def version_deprecate(
-    *, actor: Any, version: ModelVersion | int, reason: str, via: str | None = None
+    *,
+    actor: Any,
+    version: ModelVersion | int,
+    reason: str,
+    via: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> ModelVersion:
     """candidate/approved → deprecated: new usage blocked. Managers, or the scheduler.
 
     The version's transition only: ``approvals.services.lifecycle.version_deprecate`` is
-    the verb people and jobs call (it closes an open promotion request first).
+    the verb people and jobs call (it closes an open promotion request first). ``extra``
+    goes into the audit event (a lifecycle rule names itself and its evidence there).
     """
     if not reason.strip():
         raise InvalidInput("A reason is required to deprecate a version.")
@@ -315,7 +321,7 @@ def version_deprecate(
     if actor is not None:
         require(actor, Verb.DEPRECATE, locked)
     return _transition_version(
-        actor=actor, via=via, version=locked, transition="deprecate", reason=reason
+        actor=actor, via=via, version=locked, transition="deprecate", reason=reason, extra=extra
     )
 
 

@@ -118,9 +118,12 @@ def test_the_scheduled_retirement_skips_a_served_version_and_retires_it_once_it_
     later = version.deprecated_at + timedelta(days=60)
     before = snapshot(version)
 
-    # When the sweep runs, it leaves it (the scheduler never ends a deployment)
+    # When the sweep runs, it leaves it (the scheduler never ends a deployment): the one
+    # thing written is the escalation to the people who can end it
     assert services.versions_retire_after_grace(via="system:test", now=later) == 0
-    assert snapshot(version) == before
+    state, deployments, events = snapshot(version)
+    assert (state, deployments, events - 1) == before
+    assert AuditEvent.objects.latest("id").verb == "version.retirement_escalated"
 
     # When the deployment ends, the next sweep retires it
     registry_services.deployment_end(

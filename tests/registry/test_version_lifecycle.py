@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from approvals import services as approvals_services
 from approvals import tasks as approval_tasks
+from approvals.models import GovernancePolicy, LifecycleRuleFiring
 from audit.models import AuditEvent
 from core.errors import IllegalTransition, InvalidInput, NotPermitted
 from registry import services
@@ -261,10 +262,17 @@ def test_the_sweep_deprecates_only_expired_approved_versions(sweep_fixture):
         assert event.verb == "version.deprecated"
         assert event.actor is None
         assert event.actor_label == "system:test"
+        # (the expiry is the lifecycle rule "expired": the event names it and its evidence)
+        default_policy = GovernancePolicy.objects.get(is_default=True)
         assert event.data == {
             "before": {"state": "approved"},
             "after": {"state": "deprecated"},
             "reason": "approval expired; re-certification required",
+            "rule": "expired",
+            "action": "deprecate_and_retire",
+            "evidence": {"approval_expires_at": version.approval_expires_at.isoformat()},
+            "policy": {"id": default_policy.pk, "version": default_policy.version},
+            "firing": LifecycleRuleFiring.objects.get(version=version).pk,
         }
 
 
