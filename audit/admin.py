@@ -35,19 +35,20 @@ from core.permissions import teams_for
 GovernanceHistoryAdmin.history_actor_lookup = staticmethod(audit_actors_for)
 
 
-class VerbFilter(admin.SimpleListFilter):
-    """The verbs as written once in ``AuditVerb`` (old spellings included when chosen)."""
+class VerbFilter(TextInputFilter):
+    """The verbs as written once in ``AuditVerb`` (old spellings included when chosen),
+    offered as a list to pick from: there are too many for the sidebar's links."""
 
     title = "verb"
-    parameter_name = "verb"
+    inputs = (("verb", "Verb", "select"),)
 
-    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+    def input_choices(self, name: str) -> list[tuple[str, str]]:
         return [(verb.value, verb.value) for verb in AuditVerb]
 
-    def queryset(self, request: Any, queryset: Any) -> Any:
-        verb = AuditVerb.of(self.value() or "")
+    def filter_queryset(self, request: Any, queryset: Any, values: dict[str, str]) -> Any:
+        verb = AuditVerb.of(values["verb"])
         if verb is None:
-            return queryset
+            raise IncorrectLookupParameters(f"{values['verb']!r} is not an audit verb.")
         spellings = [verb.value, *(old for old, new in LEGACY_SPELLINGS.items() if new == verb)]
         return queryset.filter(verb__in=spellings)
 
@@ -63,9 +64,11 @@ class TeamFilter(admin.SimpleListFilter):
 
     def queryset(self, request: Any, queryset: Any) -> Any:
         value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(team_id=int(value))
-        return queryset
+        if not value:
+            return queryset
+        if not (value.isascii() and value.isdigit() and len(value) < 19):
+            raise IncorrectLookupParameters(f"{value!r} is not a team id.")
+        return queryset.filter(team_id=int(value))
 
 
 class ActorFilter(TextInputFilter):

@@ -10,8 +10,9 @@ from django.contrib import admin
 
 
 class TextInputFilter(admin.ListFilter):
-    """Subclasses name their ``inputs`` — (query parameter, label, HTML input type) —
-    and filter in ``filter_queryset`` with the values given (blank ones left out)."""
+    """Subclasses name their ``inputs`` — (query parameter, label, HTML input type, or
+    ``"select"`` with the choices ``input_choices`` gives) — and filter in
+    ``filter_queryset`` with the values given (blank ones left out)."""
 
     template = "admin/govboard/input_filter.html"
     inputs: tuple[tuple[str, str, str], ...] = ()
@@ -40,6 +41,7 @@ class TextInputFilter(admin.ListFilter):
                     "label": label,
                     "type": kind,
                     "value": self.used_parameters.get(name, ""),
+                    "choices": self.input_choices(name) if kind == "select" else [],
                 }
                 for name, label, kind in self.inputs
             ],
@@ -58,6 +60,10 @@ class TextInputFilter(admin.ListFilter):
         if not self.used_parameters:
             return queryset
         return self.filter_queryset(request, queryset, dict(self.used_parameters))
+
+    def input_choices(self, name: str) -> list[tuple[str, str]]:
+        """(value, label) pairs of a ``"select"`` input; an empty value means "all"."""
+        return []
 
     def filter_queryset(self, request: Any, queryset: Any, values: dict[str, str]) -> Any:
         raise NotImplementedError

@@ -14,7 +14,8 @@ from django.utils.formats import date_format
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
 from core.admin_scoping import TeamScopedAdmin, team_filter
-from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, expiry_text
+from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, version_expiry_text
+from registry.choices import VersionState
 from registry.models import (
     Dataset,
     DatasetVersion,
@@ -92,10 +93,11 @@ class ApprovalExpiryFilter(admin.SimpleListFilter):
 
 def approval_expiry_label(version: ModelVersion, *, now: Any) -> str:
     """The expiry as a list shows it: the moment, and how far off it is."""
-    if version.approval_expires_at is None:
-        return "\u2014"
+    text = version_expiry_text(version.state, version.approval_expires_at, now=now)
+    if version.state != VersionState.APPROVED or version.approval_expires_at is None:
+        return text
     moment = date_format(timezone.localtime(version.approval_expires_at), "DATETIME_FORMAT")
-    return f"{moment} ({expiry_text(version.approval_expires_at, now=now)})"
+    return f"{moment} ({text})"
 
 
 @admin.register(ModelVersion)

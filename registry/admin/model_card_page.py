@@ -11,7 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from registry.approval_expiry import expiry_text
+from registry.approval_expiry import version_expiry_text
 from registry.model_card import model_card
 from registry.models import ModelVersion
 
@@ -24,7 +24,7 @@ def model_card_view(request: HttpRequest, pk: int) -> HttpResponse:
         **admin.site.each_context(request),
         "title": f"Model card: {card.model_name} {card.version}",
         "card": card,
-        "expiry": expiry_text(card.approval_expires_at, now=timezone.now()),
+        "expiry": version_expiry_text(card.state, card.approval_expires_at, now=timezone.now()),
     }
     return TemplateResponse(request, "admin/registry/model_card.html", context)
 

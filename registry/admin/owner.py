@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, expiry_text
+from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, version_expiry_text
 from registry.choices import VersionState
 from registry.selectors import versions_owned_by
 
@@ -87,9 +87,16 @@ def my_models_view(request: HttpRequest) -> HttpResponse:
         {
             "version": version,
             "model": version.registered_model,
-            "role": "owner" if version.registered_model.owner_id == request.user.pk else "backup",
-            "expiry": expiry_text(version.approval_expires_at, now=now),
-            "expired": bool(version.approval_expires_at and version.approval_expires_at <= now),
+            "role": (
+                "owner" if version.registered_model.owner_id == request.user.pk else "backup owner"
+            ),
+            "approved": version.state == VersionState.APPROVED,
+            "expiry": version_expiry_text(version.state, version.approval_expires_at, now=now),
+            "expired": bool(
+                version.state == VersionState.APPROVED
+                and version.approval_expires_at
+                and version.approval_expires_at <= now
+            ),
         }
         for version in fetched[:PAGE_SIZE]
     ]

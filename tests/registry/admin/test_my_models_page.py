@@ -48,7 +48,7 @@ def test_the_owner_sees_the_versions_of_the_models_they_own_or_back_up_and_no_ot
     assert response.status_code == 200
     assert sorted(shown_versions(response)) == ["churn-predictor 1.0.0", "fraud-scorer 1.0.0"]
     roles = {row["model"].name: row["role"] for row in response.context["rows"]}
-    assert roles == {"fraud-scorer": "owner", "churn-predictor": "backup"}
+    assert roles == {"fraud-scorer": "owner", "churn-predictor": "backup owner"}
     assert "pricing" not in response.content.decode()
 
 
@@ -104,6 +104,26 @@ def test_the_expiry_filter_and_sort_show_the_soonest_expiring_first_with_days_le
         "fraud-scorer 2.1.0",
         "fraud-scorer 2.0.0",
     ]
+
+
+def test_a_deprecated_versions_old_expiry_is_not_an_approval_expiring_soon(client):
+    # Given an approved and a deprecated version, both with an expiry in 5 days
+    soon = timezone.now() + timedelta(days=5, hours=1)
+    team = TeamFactory()
+    owner = owner_of(team)
+    model = owned_model(team, owner, name="alpha")
+    bulk_versions(model, 1, expires_at=soon, start=1)
+    bulk_versions(model, 1, state=VersionState.DEPRECATED, expires_at=soon, start=2)
+    client.force_login(owner)
+
+    # When they ask for approvals expiring within 7 days, and for those with none in force
+    expiring = client.get(MY_MODELS, {"expiry": "7"})
+    none_in_force = client.get(MY_MODELS, {"expiry": "none"})
+
+    # Then only the approved one is expiring; the deprecated one has no approval in force
+    assert shown_versions(expiring) == ["alpha 2.1.0"]
+    assert shown_versions(none_in_force) == ["alpha 2.2.0"]
+    assert none_in_force.context["rows"][0]["expiry"] == "no approval in force"
 
 
 def test_the_state_and_model_filters_narrow_the_list(client):
