@@ -70,6 +70,7 @@ class LogLeaf(models.Model):
 
     class Meta:
         ordering = ["leaf_index"]
+        verbose_name_plural = "log leaves"
         constraints = [
             # A row is sealed once, whichever seal run found it first.
             models.UniqueConstraint(fields=["table", "row_pk"], name="audit_leaf_seals_a_row_once")

@@ -17,6 +17,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from core.permissions import ANY_TEAM_ROLE, Verb, teams_for
+from registry.selectors import versions_owned_by
 
 FAVICON = Path(__file__).resolve().parent.parent / "core" / "static" / "core" / "favicon.ico"
 #: An auditor reads the audit log (both auditor groups hold this; board members do not).
@@ -25,11 +26,14 @@ AUDITOR_PERMISSION = "audit.view_auditevent"
 
 def landing_url_name(user: Any) -> str:
     """The admin page a signed-in person starts on, first match wins: a board member
-    their queue, an auditor the audit log, anyone else the admin index."""
+    their queue, an auditor the audit log, a model owner "My models", anyone else the
+    admin index. At most three small queries."""
     if teams_for(user, Verb.SIGN, role=ANY_TEAM_ROLE).exists():
         return "admin:awaiting"
     if not user.is_superuser and user.has_perm(AUDITOR_PERMISSION):
         return "admin:audit_auditevent_changelist"
+    if versions_owned_by(user).exists():
+        return "admin:my_models"
     return "admin:index"
 
 

@@ -111,6 +111,7 @@ class SsoGroupMembership(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        verbose_name = "SSO group membership"
         constraints = [
             models.UniqueConstraint(fields=["user", "group"], name="sso_membership_unique")
         ]

@@ -57,6 +57,7 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "API token"
 
     def __str__(self) -> str:
         return f"{self.service_account.name}/{self.label} ({self.prefix})"
