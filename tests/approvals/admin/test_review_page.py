@@ -184,6 +184,9 @@ def test_the_model_card_shows_lineage_method_datasets_uses_mitigations_and_owner
         "oncall@example.test",
     ):
         assert text in card, text
+    # And it links to the printable card of the same version
+    version_id = scenario.in_review.version_id
+    assert f'href="/admin/model-card/{version_id}/"' in card
 
 
 def test_the_runbook_is_a_checklist_with_owner_role_due_date_and_done_or_overdue(scenario):
