@@ -25,6 +25,7 @@ from approvals.checks import checks_for_policy
 from approvals.choices import ApproverRole, CheckName
 from approvals.forms.board import STEP_FIELDS, ReviewStepFormSet, RoleQuorumFormSet
 from approvals.forms.gate import CheckFormSet, ThresholdFormSet
+from approvals.forms.lifecycle import LifecycleRulesForm
 from approvals.forms.policy import PolicyForm
 from approvals.models import GovernancePolicy
 
@@ -60,6 +61,11 @@ class PolicyEditor:
             data,
             prefix="thresholds",
             initial=self._thresholds_initial(source.metric_thresholds or {}),
+        )
+        self.lifecycle = LifecycleRulesForm(
+            data,
+            prefix="lifecycle",
+            initial=LifecycleRulesForm.initial_for(source.lifecycle_rules),
         )
         self.non_form_errors: list[str] = []
 
@@ -138,7 +144,10 @@ class PolicyEditor:
         steps_valid = self.steps.is_valid()
         checks_valid = self.checks.is_valid()
         thresholds_valid = self.thresholds.is_valid()
-        return all([valid, roles_valid, steps_valid, checks_valid, thresholds_valid])
+        lifecycle_valid = self.lifecycle.is_valid()
+        return all(
+            [valid, roles_valid, steps_valid, checks_valid, thresholds_valid, lifecycle_valid]
+        )
 
     def policy_data(self) -> dict[str, Any]:
         """Every editable policy field in the shape the model stores."""
@@ -147,6 +156,7 @@ class PolicyEditor:
         data["review_steps"] = self.steps.review_steps()
         data["checks"] = self._checks_json()
         data["metric_thresholds"] = self.thresholds.metric_thresholds()
+        data["lifecycle_rules"] = self.lifecycle.lifecycle_rules(self.source.lifecycle_rules)
         return data
 
     def _checks_json(self) -> dict[str, dict[str, bool]]:
