@@ -271,6 +271,7 @@ class SignOff(models.Model):
 
     class Meta:
         ordering = ["request_id", "signed_at", "id"]
+        verbose_name = "sign-off"
         constraints = [
             # A signer may re-sign only after evidence changed (a different binding).
             models.UniqueConstraint(

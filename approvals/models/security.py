@@ -48,6 +48,7 @@ class TotpDevice(models.Model):
 
     class Meta:
         ordering = ["user_id"]
+        verbose_name = "TOTP device"
 
     def __str__(self) -> str:
         return f"TOTP device of {self.user_id}"

@@ -97,6 +97,7 @@ class WebhookDelivery(OutboxEntry):
 
     class Meta:
         ordering = ["id"]
+        verbose_name_plural = "webhook deliveries"
         constraints = [
             models.UniqueConstraint(
                 fields=["endpoint", "event_id"], name="webhook_delivery_once_per_event"

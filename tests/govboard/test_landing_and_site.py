@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import formats
@@ -23,6 +24,7 @@ from tests.registry.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+OUR_APPS = ("registry", "approvals", "audit", "identity", "sso", "reports")
 
 
 def client_for(user) -> Client:
@@ -129,3 +131,14 @@ def test_an_admin_list_shows_times_with_their_zone():
     created = formats.date_format(request.created_at, "DATETIME_FORMAT")
     assert created.endswith(" UTC")
     assert created in page.content.decode()
+
+
+def test_no_model_of_ours_has_a_misspelt_plural():
+    # "deliverys", "leafs": a plural Django made by adding an "s"
+    wrong = [
+        (model._meta.label, str(model._meta.verbose_name_plural))
+        for model in apps.get_models()
+        if model._meta.app_label in OUR_APPS
+        and re.search(r"[^aeiou]ys$|[^e]afs$", str(model._meta.verbose_name_plural))
+    ]
+    assert wrong == []
