@@ -30,6 +30,7 @@ from core.admin_actions import GovernanceHistoryAdmin
 from core.admin_filters import TextInputFilter
 from core.pagination import UncountedPaginator, page_number_of
 from core.permissions import teams_for
+from core.team_roles import team_model
 
 # History rows written without a user show the actor the log names (core imports no app).
 GovernanceHistoryAdmin.history_actor_lookup = staticmethod(audit_actors_for)
@@ -120,8 +121,12 @@ class AuditChangeList(ChangeList):
         super().get_results(request)
         self.result_list = list(self.result_list)
         links = object_links(self.result_list, admin_site=self.model_admin.admin_site)
+        # Events keep the team's id (the log names no domain rows); the page names it.
+        team_ids = {event.team_id for event in self.result_list if event.team_id is not None}
+        teams = dict(team_model().objects.filter(pk__in=team_ids).values_list("pk", "slug"))
         for event in self.result_list:
             event.object_link = links.get((event.object_type, event.object_id))
+            event.team_slug = teams.get(event.team_id, "")
         # The paginator knows only whether one more row exists after this page.
         self.previous_page_url = (
             self.get_query_string({"p": self.page_num - 1}) if self.page_num > 1 else None
@@ -134,7 +139,7 @@ class AuditChangeList(ChangeList):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the log is append-only in the database as well."""
 
-    list_display = ["id", "occurred_at", "verb", "actor_label", "object_display", "team_id"]
+    list_display = ["id", "occurred_at", "verb", "actor_label", "object_display", "team"]
     list_filter = [VerbFilter, ActorFilter, TeamFilter, ModelFilter, OccurredFilter]
     # Newest first, on the primary key (ids grow with time: the log is append-only).
     ordering = ["-id"]
@@ -173,6 +178,12 @@ class AuditEventAdmin(admin.ModelAdmin):
         if not term or self.subject_q is None:
             return queryset, False
         return queryset.filter(self.subject_q(request.user, term, prefix=True)), False
+
+    @admin.display(description="team")
+    def team(self, obj: AuditEvent) -> str:
+        return getattr(obj, "team_slug", "") or (
+            "\u2014" if obj.team_id is None else str(obj.team_id)
+        )
 
     @admin.display(description="object")
     def object_display(self, obj: AuditEvent) -> str:

@@ -58,8 +58,38 @@ class VersionDatasetInline(admin.TabularInline):
     model = VersionDataset
     extra = 0
     can_delete = False
-    fields = ["dataset_version", "use"]
+    # What an owner or reviewer reads: the dataset by name, its licence and time window.
+    fields = ["use", "dataset", "dataset_version_label", "licence", "window"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("dataset_version__dataset")
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may open the version (its admin's queryset is limited to the teams they
+        # see) reads what it was trained and evaluated on, as its model card shows.
+        return True
+
+    @admin.display(description="dataset")
+    def dataset(self, obj: VersionDataset) -> str:
+        return obj.dataset_version.dataset.name
+
+    @admin.display(description="version")
+    def dataset_version_label(self, obj: VersionDataset) -> str:
+        return obj.dataset_version.version
+
+    @admin.display(description="licence")
+    def licence(self, obj: VersionDataset) -> str:
+        return obj.dataset_version.license or "not stated"
+
+    @admin.display(description="data from \u2013 until")
+    def window(self, obj: VersionDataset) -> str:
+        dataset_version = obj.dataset_version
+        start, end = (
+            date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+            for moment in (dataset_version.window_start, dataset_version.window_end)
+        )
+        return f"{start} \u2013 {end}"
 
     def has_add_permission(self, request, obj=None):
         return False

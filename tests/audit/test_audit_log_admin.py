@@ -223,3 +223,11 @@ def test_the_next_page_shows_older_events(client, administrator):
     assert len(listed(second)) == 50
     assert max(listed(second)) < min(listed(first))
     assert second.context["cl"].next_page_url is None
+
+
+def test_each_event_names_its_team(client, administrator, two_models):
+    response = client.get(AUDIT_LOG)
+    slugs = [event.team_slug for event in response.context["cl"].result_list]
+    fraud_team = two_models["fraud"].registered_model.team.slug
+    churn_team = two_models["churn"].registered_model.team.slug
+    assert slugs == [churn_team, fraud_team, fraud_team, fraud_team]
