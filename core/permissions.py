@@ -62,6 +62,7 @@ class Verb(StrEnum):
     TRIAGE = "triage"
     EXPEDITE = "expedite"
     OVERRIDE = "override"
+    VIEW_DASHBOARD = "view_dashboard"
     DEPRECATE = "deprecate"
     RETIRE = "retire"
     GRANT_ROLES = "grant_roles"
@@ -136,6 +137,15 @@ RULES: dict[Verb, Rule] = {
         "Grant a time-boxed exception to a failed non-critical check.",
         "Only the team's governance managers may grant exceptions.",
         team_permissions=(MANAGE,),
+    ),
+    Verb.VIEW_DASHBOARD: Rule(
+        # Reading only: the managers who act on pending work and the auditors who watch
+        # it; board members see their queue instead.
+        "See the governance dashboard (pending work, SLA breaches, reasons) of a team.",
+        "Only governance managers and auditors see the dashboard.",
+        team_permissions=(MANAGE, VIEW),
+        global_permissions=(VIEW,),
+        superuser=True,
     ),
     Verb.DEPRECATE: Rule(
         "Deprecate a version (new usage blocked).",

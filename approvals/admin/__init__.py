@@ -1,6 +1,6 @@
 """The approvals admin pages, one module per concept; importing the package registers them."""
 
-from approvals.admin import awaiting  # registers the admin:awaiting page
+from approvals.admin import awaiting, dashboard  # register admin:awaiting, admin:dashboard
 from approvals.admin import lifecycle  # registers admin:lifecycle_preview
 from approvals.admin.policies import GovernancePolicyAdmin, TrustedSigningKeyAdmin
 from approvals.admin.requests import PromotionRequestAdmin
@@ -13,5 +13,6 @@ __all__ = [
     "WebhookDeliveryAdmin",
     "WebhookEndpointAdmin",
     "awaiting",
+    "dashboard",
     "lifecycle",
 ]

@@ -13,8 +13,10 @@ from django.utils.safestring import mark_safe
 
 from approvals import selectors, services
 from approvals.admin import signing
+from approvals.admin.dashboard_filters import DASHBOARD_FILTERS
 from approvals.admin.review import ReviewPageAdminMixin
-from approvals.choices import ApproverRole, CheckName, RequestState
+from approvals.choices import ApproverRole, RequestState
+from approvals.forms.override import OverrideForm, override_options
 from approvals.models import (
     CheckException,
     CheckResult,
@@ -138,12 +140,6 @@ class ExpediteForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, max_length=2000)
 
 
-class OverrideForm(forms.Form):
-    check_name = forms.ChoiceField(choices=CheckName.choices)
-    justification = forms.CharField(widget=forms.Textarea, max_length=4000, min_length=20)
-    expires_at = forms.DateTimeField(help_text="When the exception lapses (UTC).")
-
-
 def _may(request: Any, obj: PromotionRequest, verb: Verb) -> bool:
     """Whether the user may do a manager's ``verb`` on the request (one query per team
     for the page)."""
@@ -172,6 +168,22 @@ def _signing_roles(request: Any, obj: PromotionRequest) -> list[str]:
         lambda: roles_held(request.user, team),
     )
     return [role for role in held if role in required]
+
+
+def _override_options(request: Any, obj: PromotionRequest) -> Any:
+    """The request's overridable and refused checks (cached for the page)."""
+    return _cached(request, ("override", obj.pk), lambda: override_options(obj))
+
+
+def _no_exception_possible(request: Any, obj: PromotionRequest) -> str:
+    if not _may(request, obj, Verb.OVERRIDE):
+        return "Only the team's governance managers may grant exceptions. Nothing was recorded."
+    if obj.state not in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED):
+        return f"{obj} is {obj.get_state_display().lower()}: it takes no exceptions."
+    refused = "; ".join(
+        f"{r.check_name}: {why}" for r, why in _override_options(request, obj).refused
+    )
+    return f"No check of {obj} can take an exception ({refused}). Nothing was recorded."
 
 
 class ReviewQueueFilter(admin.SimpleListFilter):
@@ -222,6 +234,7 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
         OverdueFilter,
         "state",
         team_filter("version__registered_model__team"),
+        *DASHBOARD_FILTERS,
     ]
     list_select_related = ["version__registered_model__team", "requested_by"]
     search_fields = ["version__registered_model__name", "version__version"]
@@ -308,6 +321,7 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
             name="override",
             label="Grant exception",
             form_class=OverrideForm,
+            form_kwargs=lambda request, obj: {"options": _override_options(request, obj)},
             run=lambda request, obj, data: services.check_override(
                 actor=request.user,
                 request=obj,
@@ -318,10 +332,12 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
             available=lambda request, obj: (
                 obj.state in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED)
                 and _may(request, obj, Verb.OVERRIDE)
+                and bool(_override_options(request, obj).overridable)
             ),
             success_message=lambda exception: (
                 "The exception is recorded. " + selectors.approval_outcome(exception.request_id)
             ),
+            refusal=_no_exception_possible,
         ),
         ServiceAction(
             name="expedite",

@@ -12,14 +12,29 @@ Modules: ``context`` (``CheckContext``, ``CheckOutcome``), ``metadata``, ``suppl
 ``run_check``).
 """
 
-from approvals.checks.catalog import CHECKS, checks_for_policy, is_critical, run_check
+from approvals.checks.catalog import (
+    CHECKS,
+    CRITICAL_REFUSAL,
+    MAX_EXCEPTION_DAYS,
+    PASSED_REFUSAL,
+    checks_for_policy,
+    exception_max_days,
+    is_critical,
+    override_refusal,
+    run_check,
+)
 from approvals.checks.context import CheckContext, CheckOutcome
 
 __all__ = [
     "CHECKS",
+    "CRITICAL_REFUSAL",
+    "MAX_EXCEPTION_DAYS",
+    "PASSED_REFUSAL",
     "CheckContext",
     "CheckOutcome",
     "checks_for_policy",
+    "exception_max_days",
     "is_critical",
+    "override_refusal",
     "run_check",
 ]

@@ -56,6 +56,29 @@ def is_critical(name: str, snapshot: dict[str, Any]) -> bool:
     return bool(((snapshot.get("checks") or {}).get(name) or {}).get("critical", False))
 
 
+#: No exception lasts longer than this, whatever a policy says.
+MAX_EXCEPTION_DAYS = 365
+CRITICAL_REFUSAL = "critical safety check: cannot be overridden"
+PASSED_REFUSAL = "passed"
+
+
+def exception_max_days(snapshot: dict[str, Any]) -> int:
+    """How long a manager's exception may last under a policy snapshot: the policy's own
+    ``max_exception_days`` if it names one, else its approval validity (an exception that
+    outlived the approval it let through would excuse nothing), never over a year."""
+    days = snapshot.get("max_exception_days") or snapshot.get("approval_validity_days") or 90
+    return max(1, min(int(days), MAX_EXCEPTION_DAYS))
+
+
+def override_refusal(name: str, *, passed: bool, critical: bool, snapshot: dict[str, Any]) -> str:
+    """Why a check's latest result cannot get an exception, or "" if it can."""
+    if critical or is_critical(name, snapshot):
+        return CRITICAL_REFUSAL
+    if passed:
+        return PASSED_REFUSAL
+    return ""
+
+
 def run_check(name: str, ctx: CheckContext, *, critical: bool) -> CheckOutcome:
     """Run one check; a crash is a failed check (fail closed), never a pass."""
     try:

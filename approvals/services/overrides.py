@@ -21,8 +21,6 @@ from core.permissions import Verb, require
 from registry import services as registry_services
 from registry.choices import VersionState
 
-MAX_EXCEPTION_DAYS = 365
-
 
 def _require_reopenable(request: PromotionRequest, latest: Any, snapshot: dict) -> None:
     """A sent-back request returns to review only if an exception can unblock it."""
@@ -84,7 +82,10 @@ def check_override(
     result = latest.get(check_name)
     if result is None:
         raise InvalidInput(f"No result for check {check_name!r} on this request.")
-    if result.critical or check_registry.is_critical(check_name, snapshot):
+    refusal = check_registry.override_refusal(
+        check_name, passed=result.passed, critical=result.critical, snapshot=snapshot
+    )
+    if refusal == check_registry.CRITICAL_REFUSAL:
         raise NotPermitted(
             f"{check_name} is a critical check: it cannot be overridden by anyone. "
             "Fix the version or its evidence and re-run the checks."
@@ -95,7 +96,7 @@ def check_override(
         locked.version.registered_model.team,
         refusal="Only the team's governance managers may override a check.",
     )
-    if result.passed:
+    if refusal == check_registry.PASSED_REFUSAL:
         raise Conflict(f"{check_name} passed; there is nothing to override.")
     if locked.state not in (RequestState.IN_REVIEW, RequestState.CHANGES_REQUESTED):
         raise IllegalTransition(f"A {locked.state} request takes no exceptions.")
@@ -107,8 +108,12 @@ def check_override(
     now = timezone.now()
     if expires_at <= now:
         raise InvalidInput("The exception must expire in the future.")
-    if (expires_at - now).days > MAX_EXCEPTION_DAYS:
-        raise InvalidInput(f"An exception may last at most {MAX_EXCEPTION_DAYS} days.")
+    max_days = check_registry.exception_max_days(snapshot)
+    if (expires_at - now).days > max_days:
+        raise InvalidInput(
+            f"Under this request's policy an exception may last at most {max_days} days.",
+            errors={"expires_at": [f"At most {max_days} days from now."]},
+        )
     if CheckException.objects.filter(check_result=result).exists():
         raise Conflict(f"{check_name} already has an exception for this check run.")
     exception = CheckException.objects.create(
