@@ -36,6 +36,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 
 from core.errors import NotPermitted
+from core.history import note_actor
 from core.team_roles import (
     MANAGE,
     REGISTER,
@@ -247,6 +248,8 @@ def require(
     message for the caller's context (the rule's own otherwise)."""
     if not allowed(actor, verb, obj, role=role):
         raise NotPermitted(refusal or RULES[verb].refusal)
+    # The history rows the caller writes next name this actor (core.history).
+    note_actor(actor)
 
 
 def team_q(actor: Any, verb: Verb, lookup: str, *, role: str | None = None) -> Q:
