@@ -30,6 +30,8 @@ MAX_QUERIES = {
     "audit/auditevent": 13,
 }
 MAX_QUERIES_CHANGE_PAGE = 21
+# Lists that grow without bound and are paged without a COUNT (core.pagination).
+UNCOUNTED = {"audit/auditevent"}
 
 
 def build(rows: int):
@@ -101,6 +103,13 @@ def test_every_changelist_renders_all_rows_within_a_constant_query_budget(
             # Then every row is rendered, within the same budget for 20 and 200 rows
             assert response.status_code == 200, (viewer, page)
             changelist = response.context["cl"]
+            if page in UNCOUNTED:
+                # The audit log is never counted and has no "Show all": one page of the
+                # newest rows, and one row more only to know that an older page exists.
+                shown = min(rows, changelist.list_per_page)
+                assert len(changelist.result_list) == shown, (viewer, page)
+                assert changelist.result_count == min(rows, changelist.list_per_page + 1)
+                continue
             assert (viewer, page, changelist.result_count) == (viewer, page, rows)
             assert len(changelist.result_list) == rows
 
