@@ -27,10 +27,14 @@ logger = logging.getLogger(__name__)
 def check_context(request: PromotionRequest, version: ModelVersion) -> check_registry.CheckContext:
     """Everything the checks read, in a fixed number of queries."""
     evidence = current_evidence(version)
+    # The other approved versions of the model (a re-certified version is approved
+    # itself, and is never its own rollback target).
     approved_ids = list(
         ModelVersion.objects.filter(
             registered_model_id=version.registered_model_id, state=VersionState.APPROVED
-        ).values_list("id", flat=True)
+        )
+        .exclude(pk=version.pk)
+        .values_list("id", flat=True)
     )
     dataset_uses = list(version.dataset_links.values_list("use", flat=True))
     trusted_keys, pems = [], []

@@ -32,6 +32,15 @@ EVIDENCE_OPEN_STATES = (VersionState.DRAFT, VersionState.CANDIDATE)
 # its replacement is what CI should scan) and a retired version's record is kept, sealed,
 # for audit.
 MONITORING_EVIDENCE_KINDS = (EvidenceKind.DEPENDENCY_SCAN, EvidenceKind.ARTIFACT_SCAN)
+# Re-certification (approvals.services.recertification) needs evidence newer than the
+# approval it renews: an approved version takes a fresh eval package and scan reports, as
+# new rows that reopen nothing (its approval, sign-offs and decision record bind the
+# evidence they saw, by digest).
+RECERTIFICATION_EVIDENCE_KINDS = (
+    EvidenceKind.EVAL_PACKAGE,
+    EvidenceKind.DEPENDENCY_SCAN,
+    EvidenceKind.ARTIFACT_SCAN,
+)
 _CHUNK = 1024 * 1024
 
 
@@ -93,7 +102,7 @@ def evidence_attach(
     )
     if not evidence_accepted(locked.state, kind):
         why = (
-            "only scan reports (dependency_scan, artifact_scan) are added after approval"
+            "only scan reports and eval packages (re-certification) are added after approval"
             if locked.state == VersionState.APPROVED
             else f"a {locked.state} version takes no more evidence"
         )
@@ -142,7 +151,9 @@ def evidence_accepted(state: str, kind: str) -> bool:
     """Whether a version in ``state`` takes new evidence of ``kind`` (see above)."""
     if state in EVIDENCE_OPEN_STATES:
         return True
-    return state == VersionState.APPROVED and kind in MONITORING_EVIDENCE_KINDS
+    return state == VersionState.APPROVED and (
+        kind in MONITORING_EVIDENCE_KINDS or kind in RECERTIFICATION_EVIDENCE_KINDS
+    )
 
 
 def evidence_open(evidence: Evidence) -> IO[bytes]:
