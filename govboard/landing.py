@@ -26,10 +26,13 @@ AUDITOR_PERMISSION = "audit.view_auditevent"
 
 def landing_url_name(user: Any) -> str:
     """The admin page a signed-in person starts on, first match wins: a board member
-    their queue, an auditor the audit log, a model owner "My models", anyone else the
-    admin index. At most three small queries."""
+    their queue, a governance manager the dashboard, an auditor the audit log, a model
+    owner "My models", anyone else the admin index. At most four small queries."""
     if teams_for(user, Verb.SIGN, role=ANY_TEAM_ROLE).exists():
         return "admin:awaiting"
+    # Expediting is the governance managers' own verb (their team role, no superuser).
+    if teams_for(user, Verb.EXPEDITE).exists():
+        return "admin:dashboard"
     if not user.is_superuser and user.has_perm(AUDITOR_PERMISSION):
         return "admin:audit_auditevent_changelist"
     if versions_owned_by(user).exists():

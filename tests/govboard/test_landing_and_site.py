@@ -19,6 +19,7 @@ from tests.registry.factories import (
     TeamFactory,
     UserFactory,
     approver,
+    manager,
     ready_version,
     team_member,
 )
@@ -57,7 +58,8 @@ def test_signing_in_without_a_next_page_goes_to_the_root_which_knows_who_you_are
 
 
 def test_each_person_lands_where_their_work_is():
-    # Given an approver, an auditor, a model owner, a superuser and a plain staff member
+    # Given an approver, a governance manager, an auditor, a model owner, a superuser
+    # and a plain staff member
     team = TeamFactory(slug="assistants")
     auditor = UserFactory(username="audrey")
     auditor.groups.add(Group.objects.get(name="Auditors"))
@@ -65,6 +67,7 @@ def test_each_person_lands_where_their_work_is():
     ready_version(registered_model=RegisteredModelFactory(team=team, owner=owner))
     people = {
         "approver": approver(team, "security"),
+        "manager": manager(team),
         "auditor": auditor,
         "owner": owner,
         "superuser": UserFactory(is_superuser=True),
@@ -77,6 +80,7 @@ def test_each_person_lands_where_their_work_is():
     # Then each lands on their page, and the rule says the same
     assert landed == {
         "approver": "/admin/awaiting/",
+        "manager": "/admin/dashboard/",
         "auditor": "/admin/audit/auditevent/",
         "owner": "/admin/my-models/",
         "superuser": "/admin/",
