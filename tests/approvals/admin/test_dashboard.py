@@ -10,7 +10,7 @@ from statistics import mean
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from django.db import connection
+from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -177,6 +177,7 @@ def test_the_dashboard_runs_the_same_queries_at_20_and_2000_requests():
         client.get(DASHBOARD_URL)  # warm the content-type and session caches
 
         # When the manager opens the dashboard
+        reset_queries()  # a full query log (the fixtures' inserts) would capture nothing
         with CaptureQueriesContext(connection) as queries:
             response = client.get(DASHBOARD_URL)
 
@@ -187,7 +188,7 @@ def test_the_dashboard_runs_the_same_queries_at_20_and_2000_requests():
         counts[size] = len(queries)
 
     # And the number of queries does not grow with the data
-    assert counts[20] == counts[2000] <= 16, counts
+    assert 0 < counts[20] == counts[2000] <= 16, counts
 
 
 @pytest.mark.parametrize("who", ["board member", "plain staff", "other team's manager"])
