@@ -28,6 +28,7 @@ class AuditVerb(StrEnum):
     DEPLOYMENT_RECORDED = "deployment.recorded"
     DEPLOYMENT_ENDED = "deployment.ended"
     SERVICE_ACCOUNT_CREATED = "service_account.created"
+    SERVICE_ACCOUNT_CHANGED = "service_account.changed"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
     TEAM_CREATED = "team.created"

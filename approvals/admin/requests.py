@@ -255,6 +255,8 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
         "checked_evidence",
         "created_at",
         "decided_at",
+        # Moved only by the services' transitions (the stuck-checks sweep reads it).
+        "state_changed_at",
     ]
     inlines = [CheckResultInline, CheckExceptionInline, SignOffInline, DecisionRecordInline]
     ordering = ["-created_at"]

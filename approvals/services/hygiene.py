@@ -117,7 +117,13 @@ def carry_out(
             verb=AuditVerb.LIFECYCLE_RULE_NOTIFIED,
             target=version,
             team_id=version.registered_model.team_id,
-            data={"reason": verdict.reason, **data},
+            # The rule changes nothing: what it adds is the owners' notification.
+            data={
+                "reason": verdict.reason,
+                **data,
+                "before": None,
+                "after": {"notification": f"lifecycle:{firing.pk}"},
+            },
         )
         subject = f"{version}: {verdict.rule} (no change made)"
     else:

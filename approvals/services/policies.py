@@ -105,6 +105,9 @@ def policy_create(*, actor: Any, policy: GovernancePolicy) -> GovernancePolicy:
         raise InvalidInput("The policy is invalid.", errors=exc.message_dict) from exc
     policy.save()
     record(
-        actor=actor, verb=AuditVerb.POLICY_CREATED, target=policy, data={"after": policy.snapshot()}
+        actor=actor,
+        verb=AuditVerb.POLICY_CREATED,
+        target=policy,
+        data={"before": None, "after": policy.snapshot()},
     )
     return policy

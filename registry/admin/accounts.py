@@ -68,6 +68,23 @@ class ServiceAccountAdmin(ServiceActionAdminMixin, GovernanceHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # The name is the account user's name (sa-<name>): fixed once created.
+        return [*self.readonly_fields, "name"] if obj is not None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        """A change goes through the audited service (creation has its own page)."""
+        services.service_account_update(
+            actor=request.user,
+            account=obj,
+            teams=list(form.cleaned_data["teams"]),
+            description=form.cleaned_data["description"],
+            is_active=form.cleaned_data["is_active"],
+        )
+
+    def save_related(self, request, form, formsets, change):
+        """The service has set the teams; nothing else is related."""
+
     def add_view(self, request, form_url="", extra_context=None):
         """Create through the service (its own user, audit event), never ``save_model``."""
         if not self.has_add_permission(request):

@@ -12,6 +12,7 @@ from registry.services.accounts import (
     api_token_revoke,
     hash_token,
     service_account_create,
+    service_account_update,
 )
 from registry.services.approval_extension import version_approval_extend
 from registry.services.datasets import version_dataset_link
@@ -50,6 +51,7 @@ __all__ = [
     "max_evidence_bytes",
     "registered_model_upsert",
     "service_account_create",
+    "service_account_update",
     "team_role_grant",
     "team_role_revoke",
     "version_approval_extend",

@@ -51,9 +51,46 @@ def service_account_create(
         actor=actor,
         verb=AuditVerb.SERVICE_ACCOUNT_CREATED,
         target=account,
-        data={"teams": sorted(team.slug for team in teams)},
+        data={
+            "teams": sorted(team.slug for team in teams),
+            "before": None,
+            "after": {"name": account.name, "teams": sorted(team.slug for team in teams)},
+        },
     )
     return account
+
+
+def _account_state(account: ServiceAccount) -> dict[str, Any]:
+    return {
+        "teams": sorted(account.teams.values_list("slug", flat=True)),
+        "description": account.description,
+        "is_active": account.is_active,
+    }
+
+
+@transaction.atomic
+def service_account_update(
+    *, actor: Any, account: ServiceAccount, teams: list[Team], description: str, is_active: bool
+) -> ServiceAccount:
+    """Change which teams a CI identity reaches, its description, or whether it may call
+    at all (its tokens stop working while inactive). Its name is its user's name and never
+    changes. Audited with before and after; a save that changes nothing records nothing."""
+    require(actor, Verb.MANAGE_ACCOUNTS, refusal="Only administrators change service accounts.")
+    locked = ServiceAccount.objects.select_for_update().get(pk=account.pk)
+    before = _account_state(locked)
+    locked.description = description
+    locked.is_active = is_active
+    locked.save(update_fields=["description", "is_active"])
+    locked.teams.set(teams)
+    after = _account_state(locked)
+    if after != before:
+        record(
+            actor=actor,
+            verb=AuditVerb.SERVICE_ACCOUNT_CHANGED,
+            target=locked,
+            data={"before": before, "after": after},
+        )
+    return locked
 
 
 @transaction.atomic

@@ -35,7 +35,12 @@ def break_glass_mark(*, actor: Any, user: Any, reason: str) -> BreakGlassAccount
         actor=actor,
         verb=AuditVerb.SSO_BREAK_GLASS_MARKED,
         target=account,
-        data={"user": user.get_username(), "reason": reason},
+        data={
+            "user": user.get_username(),
+            "reason": reason,
+            "before": None,
+            "after": {"user": user.get_username(), "reason": reason},
+        },
     )
     return account
 
@@ -49,7 +54,12 @@ def break_glass_unmark(*, actor: Any, account: BreakGlassAccount) -> None:
         actor=actor,
         verb=AuditVerb.SSO_BREAK_GLASS_UNMARKED,
         target=locked,
-        data={"user": locked.user.get_username(), "reason": locked.reason},
+        data={
+            "user": locked.user.get_username(),
+            "reason": locked.reason,
+            "before": {"user": locked.user.get_username(), "reason": locked.reason},
+            "after": None,
+        },
     )
     locked.delete()
 

@@ -52,8 +52,15 @@ CREATION_VERBS = frozenset(
         AuditVerb.TOKEN_ISSUED,
         AuditVerb.VERSION_EXPIRY_REMINDED,
         AuditVerb.PROMOTION_ESCALATED,
+        AuditVerb.LIFECYCLE_RULE_NOTIFIED,
+        AuditVerb.SERVICE_ACCOUNT_CREATED,
+        AuditVerb.SSO_BREAK_GLASS_MARKED,
+        AuditVerb.SSO_MAPPING_CREATED,
+        AuditVerb.POLICY_CREATED,
     }
 )
+# Verbs whose target is gone after the event: "before" says what was, "after" is None.
+DELETION_VERBS = frozenset({AuditVerb.SSO_MAPPING_DELETED, AuditVerb.SSO_BREAK_GLASS_UNMARKED})
 # Verbs a person or job must justify; the reason is read the way the auditor's report
 # reads it (``reports.sections.trail``).
 REASON_VERBS = frozenset(
@@ -137,7 +144,10 @@ def assert_audited_once(mark: Mark, verbs: Iterable[AuditVerb], acting: Acting) 
         if clock_after is not None:
             assert mark.clock <= event.occurred_at <= clock_after, where
         assert "before" in event.data and "after" in event.data, f"{where}: {event.data}"
-        assert event.data["after"], f"{where} says nothing of the state after"
+        if AuditVerb(event.verb) in DELETION_VERBS:
+            assert event.data["after"] is None, where
+        else:
+            assert event.data["after"], f"{where} says nothing of the state after"
         if AuditVerb(event.verb) in CREATION_VERBS:
             assert event.data["before"] is None, where
         else:
@@ -203,6 +213,28 @@ def admin_actions(superuser: Any) -> set[tuple[str, str]]:
             found.add((label, action.name))
         for name in model_admin.get_actions(request):
             found.add((label, name))
+    return found
+
+
+def admin_object_writes(superuser: Any) -> set[tuple[str, str]]:
+    """(model, "add" | "change" | "delete") of every write an administrator may make on a
+    model's own admin pages (a change page counts when it has a field to edit)."""
+    get_resolver().check()
+    request = RequestFactory().get("/admin/")
+    request.user = superuser
+    found = set()
+    for model, model_admin in admin.site._registry.items():
+        label = model._meta.label_lower
+        if model_admin.has_add_permission(request):
+            found.add((label, "add"))
+        # A change page whose every field is read-only only shows (nothing to save).
+        editable = set(model_admin.get_fields(request)) - set(
+            model_admin.get_readonly_fields(request)
+        )
+        if model_admin.has_change_permission(request) and editable:
+            found.add((label, "change"))
+        if model_admin.has_delete_permission(request):
+            found.add((label, "delete"))
     return found
 
 

@@ -202,7 +202,7 @@ def _override() -> Use:
     team = request.version.registered_model.team
     boss = approver(team)
     permissions.grant_team_role(boss, "registry.manage_governance", team)
-    expires = (timezone.now() + timedelta(days=14)).strftime("%Y-%m-%d %H:%M:%S")
+    expires = (timezone.now() + timedelta(days=14)).date().isoformat()
     return Use(
         Acting(user=boss),
         f"/admin/approvals/promotionrequest/{request.pk}/override/",

@@ -29,6 +29,13 @@ from tests.approvals.factories import (
     board_policy,
     ci_user,
 )
+from tests.approvals.lifecycle_scenario import (
+    T0,
+    approved_version,
+    team_policy,
+    trivy_report,
+    upload_scan,
+)
 from tests.audit.aud6 import (
     Acting,
     assert_audited_once,
@@ -37,7 +44,7 @@ from tests.audit.aud6 import (
     log_mark,
     registered_tasks,
 )
-from tests.registry.factories import ModelVersionFactory, ready_version
+from tests.registry.factories import ModelVersionFactory, TeamFactory, ready_version
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +129,32 @@ def _escalate_overdue_reviews():
     )
 
 
+def _lifecycle_rule(name: str, action: str):
+    """An approved version the rule ``name`` fires on, under a policy that ``action``s."""
+
+    def setup():
+        team = TeamFactory()
+        settings_ = {"stale": {"after_days": 180}}.get(name, {})
+        policy = team_policy(team, {name: {"action": action, **settings_}})
+        version = approved_version(policy, team=team)
+        if name == "unowned":
+            for person in (version.registered_model.owner, version.registered_model.backup_owner):
+                person.is_active = False
+                person.save(update_fields=["is_active"])
+        if name == "vulnerable":
+            upload_scan(version, trivy_report(("CVE-2026-0001", "torch", "CRITICAL")))
+        task = getattr(approval_tasks, f"lifecycle_{name}")
+        later = T0 + timedelta(days=181 if name == "stale" else 1)
+        verb = (
+            AuditVerb.LIFECYCLE_RULE_NOTIFIED
+            if action == "notify"
+            else AuditVerb.VERSION_DEPRECATED
+        )
+        return lambda: task.apply(kwargs={"now": later}, task_id=TASK_ID), (verb,)
+
+    return setup
+
+
 # The first event of each changing task records this transition of its object (None: the
 # task announces, it moves no state).
 CHANGING = {
@@ -131,6 +164,12 @@ CHANGING = {
     "approvals.tasks.expire_approvals": (_expire_approvals, ("approved", "deprecated")),
     "approvals.tasks.remind_expiring_approvals": (_remind_expiring_approvals, None),
     "approvals.tasks.escalate_overdue_reviews": (_escalate_overdue_reviews, None),
+    "approvals.tasks.lifecycle_stale": (_lifecycle_rule("stale", "notify"), None),
+    "approvals.tasks.lifecycle_unowned": (_lifecycle_rule("unowned", "notify"), None),
+    "approvals.tasks.lifecycle_vulnerable": (
+        _lifecycle_rule("vulnerable", "deprecate"),
+        ("approved", "deprecated"),
+    ),
 }
 # The relays: no event of their own (asserted below), each with what records its work.
 RELAYS = {
@@ -150,9 +189,10 @@ def test_every_registered_task_is_a_case():
 
 
 @pytest.mark.parametrize("name", sorted(CHANGING))
-def test_each_changing_task_writes_exactly_its_events_naming_its_task_id(name, settings):
+def test_each_changing_task_writes_exactly_its_events_naming_its_task_id(name, settings, tmp_path):
     # Given the state the task's sweep finds
     settings.GOVBOARD_RUN_CHECKS_INLINE = False
+    settings.MEDIA_ROOT = str(tmp_path)
     setup, moves = CHANGING[name]
     run, verbs = setup()
     mark = log_mark()

@@ -82,7 +82,17 @@ def test_login_through_the_provider_maps_groups_to_audited_team_roles(
     # And the grants went through the audited service (the system as actor) with the reason
     grants = AuditEvent.objects.filter(verb="team.role_granted").order_by("id")
     assert [(e.actor_id, e.actor_label, e.team_id, e.data) for e in grants] == [
-        (None, "user:system:sso", team.pk, {"user": "alice", "permission": permission})
+        (
+            None,
+            "user:system:sso",
+            team.pk,
+            {
+                "user": "alice",
+                "permission": permission,
+                "before": {"holds_role": False},
+                "after": {"holds_role": True},
+            },
+        )
         for permission in ["registry.manage_governance", "approvals.sign_as_security"]
     ]
     reasons = AuditEvent.objects.filter(verb="sso.role_granted").order_by("id")
@@ -130,7 +140,12 @@ def test_a_user_removed_from_a_group_loses_the_role_at_next_login(
     revoked = AuditEvent.objects.get(verb="team.role_revoked")
     assert (revoked.actor_label, revoked.data) == (
         "user:system:sso",
-        {"user": "carol", "permission": "registry.manage_governance"},
+        {
+            "user": "carol",
+            "permission": "registry.manage_governance",
+            "before": {"holds_role": True},
+            "after": {"holds_role": False},
+        },
     )
     reason = AuditEvent.objects.get(verb="sso.role_revoked")
     assert reason.data["idp_group"] == "gov-managers"
