@@ -34,4 +34,15 @@ LIFECYCLE_SCHEDULES: dict[str, dict[str, Any]] = {
         "task": "approvals.tasks.lifecycle_stale",
         "crontab": {"minute": "0", "hour": "5"},
     },
+    # Reminders count whole days before expiry (30, 7, 1): daily, before the working day.
+    # Installed by migration 0015 (added after 0013 ran on existing databases).
+    "remind-expiring-approvals": {
+        "task": "approvals.tasks.remind_expiring_approvals",
+        "crontab": {"minute": "0", "hour": "6"},
+    },
+    # SLA breaches are due at the end of a business day: escalate within the hour.
+    "escalate-overdue-reviews": {
+        "task": "approvals.tasks.escalate_overdue_reviews",
+        "interval": HOURLY,
+    },
 }
