@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     CharField,
     Count,
     DateTimeField,
     Exists,
+    ExpressionWrapper,
     F,
     IntegerField,
     Max,
@@ -34,7 +36,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Cast, Coalesce, Concat, Greatest
+from django.db.models.functions import Cast, Coalesce, Concat, Greatest, Lower
 
 from approvals.choices import RequestState
 from approvals.hygiene.rules import LifecycleAction, LifecycleRule, RuleConfig, configured_rules
@@ -46,7 +48,14 @@ from approvals.models import (
     ScanReportReading,
 )
 from registry.choices import EvidenceKind, FindingStatus, Severity, VersionState
-from registry.models import Deployment, Evidence, FindingTriage, ModelVersion, VulnerabilityFinding
+from registry.models import (
+    Deployment,
+    Evidence,
+    FindingTriage,
+    ModelVersion,
+    RegisteredModel,
+    VulnerabilityFinding,
+)
 
 #: The order a full sweep runs the rules in: the most urgent reason first, so a version
 #: that is both vulnerable and stale is deprecated as vulnerable.
@@ -194,29 +203,52 @@ def rule_candidates(rule: LifecycleRule, *, now: datetime, policies: Policies) -
             since,
             output_field=DateTimeField(),
         )
+        cutoff = now - timedelta(days=days)
         return (
-            versions.annotate(
+            # Plain columns first: the planner checks them before the per-row subqueries,
+            # so recently registered or approved versions cost nothing more.
+            versions.filter(created_at__lt=cutoff)
+            .filter(Q(approved_at__isnull=True) | Q(approved_at__lt=cutoff))
+            .annotate(
                 last_activity_at=last_activity,
                 served=Exists(
                     Deployment.objects.filter(version_id=OuterRef("pk"), ended_at__isnull=True)
                 ),
             )
-            .filter(served=False, last_activity_at__lt=now - timedelta(days=days))
+            .filter(served=False, last_activity_at__lt=cutoff)
             .exclude(_fired(rule, fired_at__gte=OuterRef("last_activity_at")))
         )
     if rule == LifecycleRule.UNOWNED:
-        bounce = ContactBounce.objects.filter(
-            address__iexact=OuterRef("registered_model__escalation_contact"),
-            cleared_at__isnull=True,
-        ).order_by("id")
+        # Bounces are stored lower-cased (contact_bounce_record): one hashed lookup of the
+        # open ones, not a scan per version.
+        open_bounces = ContactBounce.objects.filter(cleared_at__isnull=True)
+        bounce = open_bounces.filter(address=OuterRef("contact_key")).order_by("id")
         owners_gone = Q(registered_model__owner__is_active=False) & Q(
             registered_model__backup_owner__is_active=False
         )
-        annotated = versions.annotate(
-            owners_gone=Exists(ModelVersion.objects.filter(owners_gone, pk=OuterRef("pk"))),
-            bounce_id=Subquery(bounce.values("id")[:1], output_field=IntegerField()),
-            bounced_address=Subquery(bounce.values("address")[:1]),
-        ).filter(Q(owners_gone=True) | Q(bounce_id__isnull=False))
+        # The (few) models whose owners left or whose contact bounced, read first: as a
+        # subquery the planner cannot tell how few they are and walks every version.
+        unowned_models = list(
+            RegisteredModel.objects.annotate(contact_key=Lower("escalation_contact"))
+            .filter(
+                Q(owner__is_active=False, backup_owner__is_active=False)
+                | Q(contact_key__in=open_bounces.values("address"))
+            )
+            .values_list("id", flat=True)
+        )
+        if not unowned_models:
+            return versions.none()
+        annotated = (
+            versions.filter(registered_model_id__in=unowned_models)
+            .annotate(
+                contact_key=Lower("registered_model__escalation_contact"),
+                owners_gone=ExpressionWrapper(owners_gone, output_field=BooleanField()),
+            )
+            .annotate(
+                bounce_id=Subquery(bounce.values("id")[:1], output_field=IntegerField()),
+                bounced_address=Subquery(bounce.values("address")[:1]),
+            )
+        )
         return annotated.annotate(episode_key=_unowned_episode()).exclude(
             _fired(rule, episode=OuterRef("episode_key"))
         )
@@ -232,8 +264,14 @@ def rule_candidates(rule: LifecycleRule, *, now: datetime, policies: Policies) -
             .annotate(n=Count("id"))
             .values("n")[:1]
         )
+        scanned_after_approval = Evidence.objects.filter(
+            kind=EvidenceKind.DEPENDENCY_SCAN, uploaded_at__gt=F("version__approved_at")
+        ).values("version_id")
         return (
-            versions.annotate(
+            # A semi-join from the (few) scans uploaded after approval, before the per-row
+            # newest-scan lookups.
+            versions.filter(pk__in=scanned_after_approval)
+            .annotate(
                 scan_id=Subquery(scan.values("id")[:1], output_field=IntegerField()),
                 scan_sha256=Subquery(scan.values("sha256")[:1]),
                 scan_uploaded_at=Subquery(scan.values("uploaded_at")[:1]),
