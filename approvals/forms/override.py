@@ -14,10 +14,14 @@ from django.utils.html import format_html, format_html_join
 
 from approvals import checks as check_rules
 from approvals.assessment import latest_run_results
-from approvals.choices import CheckName
+from approvals.choices import CheckName, RequestState
 from approvals.models import CheckException, CheckResult, PromotionRequest
 
 ALREADY_EXCEPTED = "an exception is already granted for this check run"
+SENT_BACK_WITH_CRITICAL = (
+    "the request was sent back for a failed critical check too: no exception can return it "
+    "to review"
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,12 @@ def override_options(request: PromotionRequest) -> OverrideOptions:
             "check_result_id", flat=True
         )
     )
+    # A sent-back request returns to review only if exceptions can cover every failure
+    # (approvals.services.overrides): one failed critical check and none can help.
+    critical_failure = request.state == RequestState.CHANGES_REQUESTED and any(
+        not r.passed and (r.critical or check_rules.is_critical(r.check_name, snapshot))
+        for r in latest
+    )
     overridable, refused = [], []
     for result in latest:
         reason = check_rules.override_refusal(
@@ -45,6 +55,8 @@ def override_options(request: PromotionRequest) -> OverrideOptions:
         )
         if not reason and result.pk in excepted:
             reason = ALREADY_EXCEPTED
+        if not reason and critical_failure:
+            reason = SENT_BACK_WITH_CRITICAL
         if reason:
             refused.append((result, reason))
         else:

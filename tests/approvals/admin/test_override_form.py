@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from approvals import services
 from approvals.checks import CRITICAL_REFUSAL, PASSED_REFUSAL, exception_max_days
+from approvals.forms.override import SENT_BACK_WITH_CRITICAL
 from approvals.models import CheckException, PromotionRequest
 from core.errors import InvalidInput
 from tests.approvals import test_checks_and_overrides
@@ -146,24 +147,27 @@ def test_refused_exceptions_change_nothing(team, case):
     nothing_changed_since(before, request)
 
 
-def test_a_critical_failure_is_never_offered_on_a_sent_back_request(team):
+def test_a_request_sent_back_for_a_critical_failure_offers_no_exception_and_says_why(team):
     # Given a request sent back for an open critical CVE and the quality miss
     request = request_failing_thresholds(
         team, extra={"dependency_scan": SAMPLES / "trivy-vulnerable.json"}
     )
     assert request.state == "changes_requested"
     client = signed_in(dashboard_manager(team))
+    before = governance_row_counts()
 
-    # When the manager opens the form
+    # When the manager opens the request and then the exception form anyway
+    buttons = [a["label"] for a in client.get(change_url(request)).context["service_actions"]]
     page = client.get(override_url(request))
 
-    # Then the critical failure is listed as not overridable and is no choice
-    choices = [name for name, _ in page.context["form"].fields["check_name"].choices]
-    assert "dependency_scan" not in choices
-    assert (
-        f"<strong>dependency_scan: No open critical vulnerability</strong>: {CRITICAL_REFUSAL}"
-        in (page.content.decode())
-    )
+    # Then no exception is offered (none could return it to review), and the refusal says
+    # the critical check cannot be overridden and why the quality miss cannot help
+    assert "Grant exception" not in buttons
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert f"dependency_scan: {CRITICAL_REFUSAL}" in html
+    assert f"eval_thresholds: {SENT_BACK_WITH_CRITICAL}" in html
+    nothing_changed_since(before, request)
 
 
 def test_the_button_shows_only_where_a_failed_check_can_be_excepted(team):
