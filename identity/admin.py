@@ -19,6 +19,12 @@ def _can_unlock(request, obj: LoginLockout) -> bool:
     return allowed(request.user, Verb.UNLOCK_LOGIN) and (obj.is_locked() or obj.failures > 0)
 
 
+def _why_not_unlock(request, obj: LoginLockout) -> str:
+    if not allowed(request.user, Verb.UNLOCK_LOGIN):
+        return "You may not unlock sign-in lockouts."
+    return "This account is not locked and has no failures to clear."
+
+
 @admin.register(LoginLockout)
 class LoginLockoutAdmin(ServiceActionAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -50,6 +56,7 @@ class LoginLockoutAdmin(ServiceActionAdminMixin, admin.ModelAdmin):
                 actor=request.user, lockout=obj, reason=data["reason"]
             ),
             available=_can_unlock,
+            refusal=_why_not_unlock,
             success_message="Unlocked: the failures are cleared.",
         ),
     )

@@ -370,9 +370,9 @@ def test_a_staff_member_without_the_unlock_permission_is_refused_and_nothing_cha
     # When they post the unlock form anyway
     response = unlock_in_admin(viewer, row)
 
-    # Then it is refused, and nothing changed
-    assert response.status_code == 200
-    assert "You may not unlock" in response.content.decode()
+    # Then it is refused with the reason, and nothing changed
+    assert response.status_code == 403
+    assert "You may not unlock sign-in lockouts." in response.content.decode()
     assert (governance_row_counts(), list(LoginLockout.objects.values())) == before
 
 
