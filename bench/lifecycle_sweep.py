@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from datetime import timedelta
@@ -31,13 +30,7 @@ if str(ROOT) not in sys.path:
 
 BATCH = 5_000
 
-
-def peak_rss_kb() -> int:
-    """This process's peak resident set so far (VmHWM; ru_maxrss as a fallback)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from bench.audit_log import peak_rss_kb  # noqa: E402  (after the path is set)
 
 
 def main() -> int:
