@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from approvals import sla
 from approvals.assessment import assess, counting_signoffs, current_digests, role_missing_q
-from approvals.choices import OPEN_REQUEST_STATES, ApproverRole, Priority, RequestState
+from approvals.choices import OPEN_REQUEST_STATES, Priority, RequestState
 from approvals.models import (
     CheckException,
     CheckResult,
@@ -33,7 +33,7 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
 )
-from core.permissions import Verb, team_q
+from core.permissions import Verb, roles_held, team_q
 
 
 def overdue_flag(now: Any) -> Case:
@@ -83,12 +83,20 @@ def review_queue_for(user: Any, *, now: datetime | None = None) -> QuerySet[Prom
     """ "Awaiting your sign-off": requests in review where a board role the user holds on
     the request's team is still missing, that they did not request and have not signed
     (a sign-off that still counts); expedited first, then the earliest due, then the
-    oldest. Each row carries ``is_overdue`` and ``awaits_<role>`` per board role.
+    oldest. Each row carries ``is_overdue`` and ``awaits_<role>`` per role the user holds.
 
-    One query, whatever the number of requests or teams: every board role is a condition
-    of it (a role the user holds nowhere matches no team), so no lookup of roles first.
+    Two queries, whatever the number of requests or teams: the roles the user holds on
+    any team, then the queue with one condition per such role.
     """
-    needs = {role: _needs_role(user, role) for role in ApproverRole.values}
+    return _queue(user, roles_held(user), now=now)
+
+
+def _queue(
+    user: Any, roles: list[str], *, now: datetime | None = None
+) -> QuerySet[PromotionRequest]:
+    if not roles:
+        return PromotionRequest.objects.none()
+    needs = {role: _needs_role(user, role) for role in roles}
     return (
         PromotionRequest.objects.filter(state=RequestState.IN_REVIEW)
         .exclude(requested_by=user)
@@ -112,14 +120,13 @@ def awaiting_count(user: Any) -> int:
     return review_queue_for(user).order_by()[:QUEUE_LIMIT].count()
 
 
-def roles_to_sign(user: Any, request: PromotionRequest | int) -> list[str]:
+def roles_to_sign(user: Any, request: PromotionRequest) -> list[str]:
     """The board roles the user can still sign on one request (the sign form's choices):
     the queue's rule for that one row, empty when it does not await them."""
-    pk = request.pk if isinstance(request, PromotionRequest) else request
-    roles = ApproverRole.values
-    row = review_queue_for(user).filter(pk=pk).values(*(f"awaits_{role}" for role in roles))
-    found = row.first()
-    return [role for role in roles if found and found[f"awaits_{role}"]]
+    roles = roles_held(user, request.version.registered_model.team)
+    found = _queue(user, roles).filter(pk=request.pk).values(*(f"awaits_{r}" for r in roles))
+    row = found.first()
+    return [role for role in roles if row and row[f"awaits_{role}"]]
 
 
 def overdue_q(now: datetime) -> Q:

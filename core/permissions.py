@@ -43,6 +43,7 @@ from core.team_roles import (
     SIGN_AS,
     VIEW,
     grant_team_role,
+    held_anywhere,
     held_on_team,
     holds_any,
     holds_team_role,
@@ -275,13 +276,13 @@ def teams_for(actor: Any, verb: Verb = Verb.READ, *, role: str | None = None) ->
     return team_model().objects.filter(team_q(actor, verb, "pk", role=role))
 
 
-def roles_held(actor: Any, team: Any) -> list[str]:
-    """The board roles ``actor`` holds on ``team`` (one query; never for a service
-    account; superuser status adds none), in the order the roles are declared."""
+def roles_held(actor: Any, team: Any = None) -> list[str]:
+    """The board roles ``actor`` holds on ``team``, or on any team when None (one query;
+    never for a service account; superuser status adds none), in declaration order."""
     if not _active(actor) or service_account_team_ids(actor) is not None:
         return []
     prefix, _ = SIGN_AS.split("{role}")
-    held = held_on_team(actor, team.pk)
+    held = held_anywhere(actor) if team is None else held_on_team(actor, team.pk)
     return [
         permission.removeprefix(prefix)
         for permission in team_roles()

@@ -101,6 +101,14 @@ def held_on_team(actor: Any, team_pk: int) -> set[str]:
     return {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
+def held_anywhere(actor: Any) -> set[str]:
+    """Every team role ``actor`` holds on at least one team (one query)."""
+    user_rows, group_rows = _grant_rows(actor, team_roles())
+    fields = ("permission__content_type__app_label", "permission__codename")
+    rows = user_rows.values_list(*fields).union(group_rows.values_list(*fields))
+    return {f"{app_label}.{codename}" for app_label, codename in rows}
+
+
 def holds_any(actor: Any, permissions: tuple[str, ...], team_pk: int) -> bool:
     """Whether ``actor`` holds any of ``permissions`` on the team (one query)."""
     if not permissions:

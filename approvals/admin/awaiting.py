@@ -3,8 +3,9 @@ the person holds on the request's team is still missing (``selectors.review_queu
 the one rule the navigation badge, the changelist filter and the API use too), most urgent
 first, with each request's age and SLA countdown.
 
-Bounded: one query for the rows (at most ``QUEUE_LIMIT``, one more to know there are
-more: no COUNT over the queue), besides the session and the user.
+Bounded: two queries for the rows (the roles the person holds, then at most
+``QUEUE_LIMIT`` requests, one more to know there are more: no COUNT over the queue),
+besides the session and the user.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def queue_rows(user: object, *, now: datetime) -> tuple[list[QueueRow], bool]:
                 roles=[
                     role_label(role)
                     for role in ApproverRole.values
-                    if getattr(request, f"awaits_{role}")
+                    if getattr(request, f"awaits_{role}", False)
                 ],
                 age=timesince(request.created_at, now),
                 sla=sla,
