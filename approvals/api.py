@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from approvals import selectors, services, signing
 from approvals.assessment import latest_run_results
+from approvals.choices import RequestPurpose
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
 from core.api.params import text_query_params
 from core.api.serializers import StrictSerializer
@@ -57,6 +58,7 @@ class PromotionRequestSerializer(serializers.ModelSerializer):
             "id",
             "version",
             "state",
+            "purpose",
             "policy",
             "requested_by",
             "rollback_target",
@@ -135,6 +137,9 @@ class PromotionRequestDetailSerializer(serializers.Serializer):
 
 class PromotionSubmitSerializer(StrictSerializer):
     version = IdField()
+    # "recertification": the model's owner renews an approved version's approval (fresh
+    # evals and scans, the same quorum); CI's promotions leave it out.
+    purpose = serializers.ChoiceField(choices=RequestPurpose.choices, required=False)
     rollback_target = IdField(required=False)
     rollback_plan = serializers.CharField(max_length=5000, required=False, allow_blank=True)
 
@@ -211,7 +216,12 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
                 raise InvalidInput(
                     "The rollback target does not exist.", errors={"rollback_target": ["not found"]}
                 )
-        promotion = services.promotion_request_submit(
+        submit = (
+            services.recertification_request_submit
+            if serializer.validated_data.get("purpose") == RequestPurpose.RECERTIFICATION
+            else services.promotion_request_submit
+        )
+        promotion = submit(
             actor=request.user,
             version=version,
             rollback_target=rollback_target,

@@ -14,6 +14,7 @@ from approvals.choices import RequestPurpose
 from approvals.models import DecisionRecord, PromotionRequest
 from audit.models import AuditEvent
 from audit.verbs import AuditVerb
+from core import permissions
 from core.errors import IllegalTransition, InvalidInput, NotPermitted
 from registry.models import ModelVersion
 from tests.approvals.factories import (
@@ -153,3 +154,28 @@ def test_a_version_that_is_not_approved_or_whose_approval_expired_is_not_re_cert
     assert governance_row_counts()["requests"] == before["requests"] + 1  # the new review
     approved.refresh_from_db()
     assert not approved.promotion_requests.filter(purpose=RequestPurpose.RECERTIFICATION)
+
+
+def test_the_owner_re_certifies_through_the_api_and_ci_may_not(approved, api_client):
+    # Given fresh evidence, and the owner, who may read the team's registry, signed in
+    # (the API takes browser sessions)
+    _upload_fresh(approved)
+    owner = approved.registered_model.owner
+    permissions.grant_team_role(owner, "registry.view_team_registry", approved.team)
+    body = {"version": approved.pk, "purpose": "recertification"}
+
+    # When the team's CI asks, it is refused and nothing changed
+    before = governance_row_counts()
+    api_client.force_login(ci_user(approved.registered_model.team))
+    refused = api_client.post("/api/v1/promotion-requests/", body, format="json")
+    assert refused.status_code == 403, refused.json()
+    assert governance_row_counts() == before
+
+    # When the owner asks, a re-certification request is opened for the same version
+    api_client.force_login(owner)
+    response = api_client.post("/api/v1/promotion-requests/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["version"], response.json()["purpose"]) == (
+        approved.pk,
+        "recertification",
+    )
