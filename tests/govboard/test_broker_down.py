@@ -50,19 +50,20 @@ def broker():
     """The application's broker is a Redis of this test's own (never the shared one),
     and messages are really published (not run eagerly)."""
     server = OwnRedis(free_port())
-    server.start()
     conf = celery_app.conf
     saved = (conf.broker_url, conf.task_always_eager)
-    conf.broker_url, conf.task_always_eager = server.url, False
-    _reset_producers()
-    with override_settings(CELERY_BROKER_URL=server.url):
-        try:
+    try:
+        server.start()
+        conf.broker_url, conf.task_always_eager = server.url, False
+        _reset_producers()
+        with override_settings(CELERY_BROKER_URL=server.url):
             yield server
-        finally:
-            server.stop()
-            conf.broker_url, conf.task_always_eager = saved
-            _reset_producers()
-            forget_broker_failure()
+    finally:
+        # Also when setting up failed: never leave a redis-server of the test running.
+        server.stop()
+        conf.broker_url, conf.task_always_eager = saved
+        _reset_producers()
+        forget_broker_failure()
 
 
 def _expiring_version():
