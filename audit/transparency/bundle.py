@@ -27,8 +27,11 @@ from audit.transparency.sources import canonical_rows, model_for_table
 from core.signing_key import signing_public_key_bytes
 
 BUNDLE_FORMAT = "govboard-audit-bundle/1"
-#: Rows proven per chunk (and read per query).
+#: Rows looked up per query.
 CHUNK = 5_000
+#: Rows a ProofStream proves per chunk: what it holds at once (their canonical texts and
+#: proofs, a few kilobytes a row).
+PROOF_CHUNK = 1_000
 #: Leaves per block of the tree the proofs are taken from (module-level for the tests).
 PROOF_BLOCK_LEAVES = BLOCK_LEAVES
 
@@ -49,7 +52,7 @@ def proof_bundle(rows: list[tuple[str, str]]) -> dict[str, Any]:
 
 class ProofStream:
     """The bundle of ``rows`` piece by piece, in bounded memory: ``tree_head`` at once,
-    ``entries()`` computed ``CHUNK`` rows at a time as they are read from ``rows`` (any
+    ``entries()`` computed ``PROOF_CHUNK`` rows at a time as they are read from ``rows`` (any
     iterable, read once), then ``unsealed()``. Per chunk: one query for the leaf indexes
     and one per table for the canonical texts; the proofs come from a ``BlockedTree``
     (the nodes above blocks of leaves, and two blocks). Between chunks nothing is kept but
@@ -67,7 +70,7 @@ class ProofStream:
     def entries(self) -> Iterator[dict[str, Any]]:
         """The proven rows, in the order given; each chunk is proven in leaf order (each
         block of leaves read once) and yielded in the order given."""
-        while chunk := list(islice(self._rows, CHUNK)):
+        while chunk := list(islice(self._rows, PROOF_CHUNK)):
             wanted = [(table, _parse_pk(table, pk)) for table, pk in chunk]
             canonical = _canonical_texts(wanted)
             leaves = _leaf_indexes(wanted, self.size)

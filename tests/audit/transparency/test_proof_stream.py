@@ -47,7 +47,7 @@ class Counted:
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(bundle_module, "CHUNK", 3)
+    monkeypatch.setattr(bundle_module, "PROOF_CHUNK", 3)
     monkeypatch.setattr(bundle_module, "PROOF_BLOCK_LEAVES", 4)
 
 
@@ -72,7 +72,7 @@ def test_the_stream_reads_its_rows_a_chunk_at_a_time_and_holds_two_blocks(small_
     for entry in stream.entries():
         # Then no more than one chunk of rows was read ahead of what was yielded (the
         # unsealed ones wait for unsealed()), and the tree holds at most two blocks
-        assert rows.taken - len(entries) <= bundle_module.CHUNK
+        assert rows.taken - len(entries) <= bundle_module.PROOF_CHUNK
         assert len(stream.tree.blocks) <= 2
         entries.append(entry)
 
