@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin
 from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
-from core.permissions import Verb, allowed
+from core.permissions import RULES, Verb, allowed
 from registry import services
 from registry.choices import FindingStatus, Severity, VexJustification
 from registry.models import VulnerabilityFinding
@@ -69,6 +69,7 @@ class VulnerabilityFindingAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, a
             ),
             available=lambda request, obj: allowed(request.user, Verb.TRIAGE, obj),
             success_message="The triage is recorded; the next check run honours it.",
+            refusal=RULES[Verb.TRIAGE].refusal,
         ),
     )
 

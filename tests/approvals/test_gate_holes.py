@@ -232,7 +232,7 @@ def test_a_product_approver_sees_no_triage_button_and_cannot_post_one(team, clie
     )
 
     assert page.status_code == 200 and b"/triage/" not in page.content
-    assert response.status_code == 200
+    assert response.status_code == 403  # the refusal page, not a form (issue 11)
     assert b"security approvers" in response.content
     assert FindingTriage.objects.count() == 0
 
