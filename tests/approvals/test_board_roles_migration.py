@@ -29,7 +29,18 @@ def _migrate(targets):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture
+def back_to_the_latest_schema():
+    """The test migrates back past later migrations; every test after it needs the whole
+    schema again, so migrate forward to every app's latest migration, pass or fail."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("back_to_the_latest_schema")
 def test_existing_signing_grants_survive_the_move_to_approvals():
     old = _migrate(BEFORE)
     ContentType = old.get_model("contenttypes", "ContentType")

@@ -261,6 +261,9 @@ def _state_of(data: dict, side: str) -> str | None:
 SIGNERS = ("platform", "product", "security", "security_2", "dual", "registrar", "ci", "outsider")
 REVIEWERS = ("platform", "product", "security", "dual", "registrar", "manager", "outsider")
 LIFECYCLE_ACTORS = ("manager", "manager", "admin", "outsider", "platform")
+# What an approved version still takes: scan reports (a nightly scan) and a fresh eval
+# package (re-certification), as new rows that reopen nothing (issue 12).
+AFTER_APPROVAL_KINDS = {"dependency_scan", "artifact_scan", "eval_package"}
 UPLOADS = (
     "passing",
     "passing_with_low_eval",
@@ -501,8 +504,13 @@ class GovernanceMachine(RuleBasedStateMachine):
                 ),
                 must_refuse=None
                 if version.state in ("draft", "candidate")
+                or (version.state == "approved" and kind in AFTER_APPROVAL_KINDS)
                 else [f"evidence for a {version.state} version"],
             )
+            if version.state == "approved":
+                # Monitoring and re-certification evidence reopens nothing (issue 12).
+                version.refresh_from_db()
+                assert version.state == "approved"
 
     @precondition(lambda self: self.version_ids)
     @rule(pick=PICK, variant=st.sampled_from(UPLOADS))
