@@ -11,7 +11,7 @@ MANAGE := $(PY) manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-long lint format check prod-check bench screenshots clean
+.PHONY: install run test test-long test-jobs lint format check prod-check bench screenshots clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -45,6 +45,11 @@ test: install
 ## CON-3's dedicated run: the governance state machine over >= 2,000 examples (prints its figure).
 test-long: install
 	GOVBOARD_CON3_EXAMPLES=$${GOVBOARD_CON3_EXAMPLES:-2000} $(VENV)/bin/pytest tests/approvals/test_state_machine.py -q -s $(PYTEST_ARGS)
+
+## JOB-1 and JOB-2 (about 3 minutes; PostgreSQL and Redis): two workers and two beats racing
+## every lifecycle sweep, and a worker SIGKILLed mid-sweep 20 times (each prints its figure).
+test-jobs: install
+	$(VENV)/bin/pytest tests/approvals/test_lifecycle_jobs_in_processes.py -m jobs -q -s $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

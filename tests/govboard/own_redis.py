@@ -67,3 +67,29 @@ def own_redis(*extra: str) -> Iterator[OwnRedis]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def own_broker() -> Iterator[OwnRedis]:
+    """The application's broker is a Redis of the test's own (never the shared one),
+    and messages are really published (not run eagerly); as before afterwards."""
+    from django.test import override_settings
+
+    from core.publishing import forget_broker_failure
+    from govboard.celery import app as celery_app
+
+    server = OwnRedis(free_port())
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.task_always_eager)
+    try:
+        server.start()
+        conf.broker_url, conf.task_always_eager = server.url, False
+        celery_app._after_fork()  # forget pooled connections to the previous broker
+        with override_settings(CELERY_BROKER_URL=server.url):
+            yield server
+    finally:
+        # Also when setting up failed: never leave a redis-server of the test running.
+        server.stop()
+        conf.broker_url, conf.task_always_eager = saved
+        celery_app._after_fork()
+        forget_broker_failure()

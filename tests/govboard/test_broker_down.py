@@ -14,7 +14,6 @@ import redis
 from django.conf import settings
 from django.core import mail
 from django.db import connection
-from django.test import override_settings
 from django.utils import timezone
 
 from approvals import services
@@ -22,10 +21,9 @@ from approvals.choices import DeliveryState
 from approvals.models import Notification, PromotionRequest
 from approvals.tasks import relay_outbox
 from core.publishing import forget_broker_failure
-from govboard.celery import app as celery_app
 from tests.approvals.factories import attach_passing_evidence, board_policy
 from tests.celery_worker import ROOT, WORKER_COMMAND, worker_env
-from tests.govboard.own_redis import OwnRedis, free_port
+from tests.govboard.own_redis import own_broker
 from tests.registry.factories import (
     ModelVersionFactory,
     ready_version,
@@ -40,30 +38,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _reset_producers() -> None:
-    """Forget pooled connections to the previous broker (what Celery does after a fork)."""
-    celery_app._after_fork()
-
-
 @pytest.fixture
 def broker():
-    """The application's broker is a Redis of this test's own (never the shared one),
-    and messages are really published (not run eagerly)."""
-    server = OwnRedis(free_port())
-    conf = celery_app.conf
-    saved = (conf.broker_url, conf.task_always_eager)
-    try:
-        server.start()
-        conf.broker_url, conf.task_always_eager = server.url, False
-        _reset_producers()
-        with override_settings(CELERY_BROKER_URL=server.url):
-            yield server
-    finally:
-        # Also when setting up failed: never leave a redis-server of the test running.
-        server.stop()
-        conf.broker_url, conf.task_always_eager = saved
-        _reset_producers()
-        forget_broker_failure()
+    with own_broker() as server:
+        yield server
 
 
 def _expiring_version():
