@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 
+from audit.admin_third_party import register_audited
 from audit.history_actors import audit_actors_for
 from audit.models import AuditEvent
 from audit.subjects import object_links
@@ -34,6 +35,8 @@ from core.team_roles import team_model
 
 # History rows written without a user show the actor the log names (core imports no app).
 GovernanceHistoryAdmin.history_actor_lookup = staticmethod(audit_actors_for)
+# People, groups and beat's schedules: their admin pages and actions are audited (AUD-6).
+register_audited(admin.site)
 
 
 class VerbFilter(TextInputFilter):

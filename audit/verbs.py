@@ -77,6 +77,12 @@ class AuditVerb(StrEnum):
     SSO_MAPPING_DELETED = "sso.mapping_deleted"
     SSO_BREAK_GLASS_MARKED = "sso.break_glass_marked"
     SSO_BREAK_GLASS_UNMARKED = "sso.break_glass_unmarked"
+    # the admin's own pages (audit.admin_audit): one event per object written, a bulk
+    # action ("delete selected", beat's enable/disable/toggle) one per object it changed
+    ADMIN_OBJECT_CREATED = "admin.object_created"
+    ADMIN_OBJECT_CHANGED = "admin.object_changed"
+    ADMIN_OBJECT_DELETED = "admin.object_deleted"
+    SCHEDULE_RUN_REQUESTED = "schedule.run_requested"
 
     @classmethod
     def of(cls, text: str) -> AuditVerb | None:

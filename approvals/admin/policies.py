@@ -12,6 +12,7 @@ from django.urls import reverse
 from approvals import services
 from approvals.forms import PolicyEditor
 from approvals.models import GovernancePolicy, TrustedSigningKey
+from audit.admin_audit import AuditedAdminMixin
 from core.admin_actions import GovernanceHistoryAdmin
 from core.errors import DomainError
 
@@ -100,7 +101,7 @@ class GovernancePolicyAdmin(GovernanceHistoryAdmin):
 
 
 @admin.register(TrustedSigningKey)
-class TrustedSigningKeyAdmin(GovernanceHistoryAdmin):
+class TrustedSigningKeyAdmin(AuditedAdminMixin, GovernanceHistoryAdmin):
     list_display = ["keyid", "scheme", "is_active", "description", "created_at"]
     list_filter = ["is_active", "scheme"]
 

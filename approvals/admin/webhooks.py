@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from approvals.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from audit.admin_audit import AuditedAdminMixin
 from core.admin_actions import GovernanceHistoryAdmin
 
 
@@ -20,7 +21,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(GovernanceHistoryAdmin):
+class WebhookEndpointAdmin(AuditedAdminMixin, GovernanceHistoryAdmin):
     list_display = ["name", "url", "events", "team_slugs", "is_active"]
     list_filter = ["is_active"]
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from audit.admin_audit import AuditedAdminMixin
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
 from core.admin_scoping import TeamScopedAdmin, team_filter
 from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, version_expiry_text
@@ -198,7 +199,7 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(TeamScopedAdmin):
+class DatasetAdmin(AuditedAdminMixin, TeamScopedAdmin):
     list_display = ["name", "team"]
     list_filter = [team_filter("team")]
     list_select_related = ["team"]
@@ -206,7 +207,7 @@ class DatasetAdmin(TeamScopedAdmin):
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(TeamScopedAdmin):
+class DatasetVersionAdmin(AuditedAdminMixin, TeamScopedAdmin):
     list_display = ["dataset", "version", "window_start", "window_end"]
     list_select_related = ["dataset__team"]
     search_fields = ["dataset__name", "version"]

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
+from audit.admin_audit import AuditedAdminMixin
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin
 from core.admin_scoping import TeamScopedAdmin
 from core.permissions import Verb, allowed
@@ -32,7 +33,7 @@ def _team_role(grant: bool) -> Any:
 
 
 @admin.register(Team)
-class TeamAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
+class TeamAdmin(AuditedAdminMixin, ServiceActionAdminMixin, TeamScopedAdmin):
     """Teams; their roles (who may sign, manage, register) change only through the audited
     grant/revoke buttons, never guardian's raw object-permission pages."""
 

@@ -57,10 +57,18 @@ CREATION_VERBS = frozenset(
         AuditVerb.SSO_BREAK_GLASS_MARKED,
         AuditVerb.SSO_MAPPING_CREATED,
         AuditVerb.POLICY_CREATED,
+        AuditVerb.ADMIN_OBJECT_CREATED,
+        AuditVerb.SCHEDULE_RUN_REQUESTED,
     }
 )
 # Verbs whose target is gone after the event: "before" says what was, "after" is None.
-DELETION_VERBS = frozenset({AuditVerb.SSO_MAPPING_DELETED, AuditVerb.SSO_BREAK_GLASS_UNMARKED})
+DELETION_VERBS = frozenset(
+    {
+        AuditVerb.SSO_MAPPING_DELETED,
+        AuditVerb.SSO_BREAK_GLASS_UNMARKED,
+        AuditVerb.ADMIN_OBJECT_DELETED,
+    }
+)
 # Verbs a person or job must justify; the reason is read the way the auditor's report
 # reads it (``reports.sections.trail``).
 REASON_VERBS = frozenset(

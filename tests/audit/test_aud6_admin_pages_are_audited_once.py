@@ -1,8 +1,8 @@
 """AUD-6, the admin's own pages: every add, change and delete an administrator is offered
-writes exactly its audit events where the page goes through a service.
+writes exactly its audit events (here the pages that go through a service).
 
 The pages are read from ``admin.site._registry`` (the add/change/delete permissions an
-administrator has); one that is neither a case here nor in ``HISTORY_ONLY`` fails, so a
+administrator has); one that is neither a case here nor a plain audited page fails, so a
 new editable model cannot reach the admin with its writes unaudited unseen.
 """
 
@@ -24,43 +24,15 @@ from tests.approvals.test_policy_form import (
     role_index,
 )
 from tests.audit.aud6 import Acting, admin_object_writes, assert_audited_once, log_mark
+from tests.audit.aud6_admin_writes import plain_writes
 from tests.registry.factories import TeamFactory, UserFactory, service_account_with_token
 
 pytestmark = pytest.mark.django_db
 
-# Writes an administrator may make on the model's own admin page that no service audits:
-# plain ModelAdmin saves and deletes. The row history (simple-history, whose rows the
-# transparency log seals like audit events) records those marked so; the others record
-# nothing of who changed what. The AUD-6 report lists them all as open.
-HISTORY_ONLY: dict[tuple[str, str], str] = {
-    **{
-        (f"django_celery_beat.{model}", write): "django-celery-beat's schedules: no history"
-        for model in (
-            "periodictask",
-            "clockedschedule",
-            "crontabschedule",
-            "solarschedule",
-            "intervalschedule",
-        )
-        for write in ("add", "change", "delete")
-    },
-    **{
-        (f"auth.{model}", write): "Django's people and groups: no history"
-        for model in ("user", "group")
-        for write in ("add", "change", "delete")
-    },
-    **{
-        (model, write): "row history only"
-        for model in (
-            "registry.team",
-            "registry.dataset",
-            "registry.datasetversion",
-            "approvals.webhookendpoint",
-        )
-        for write in ("add", "change", "delete")
-    },
-    **{("approvals.trustedsigningkey", write): "row history only" for write in ("add", "change")},
-}
+# The plain ModelAdmin pages (people, groups, beat's schedules, teams, datasets, webhook
+# endpoints, trusted signing keys) are audited by the one audited admin; their cases are
+# in test_aud6_plain_admin_pages_are_audited_once.py.
+PLAIN_WRITES = set(plain_writes())
 
 
 @dataclass(frozen=True)
@@ -191,13 +163,14 @@ CASES: dict[tuple[str, str], Callable[..., Page]] = {
 }
 
 
-def test_every_admin_page_write_is_a_case_or_listed_as_history_only():
+def test_every_admin_page_write_is_a_case_with_no_exemption():
     # Given every add, change and delete the admin offers an administrator
     offered = admin_object_writes(UserFactory(is_superuser=True))
 
-    # Then each is exercised below or listed with what records it, and neither is stale
-    assert offered == set(CASES) | set(HISTORY_ONLY)
-    assert not set(CASES) & set(HISTORY_ONLY)
+    # Then each is exercised, through a service (below) or the audited admin (the plain
+    # pages' cases), and none is left unaudited
+    assert offered == set(CASES) | PLAIN_WRITES
+    assert not set(CASES) & PLAIN_WRITES
 
 
 @pytest.mark.parametrize("write", sorted(CASES), ids=lambda w: f"{w[0]} {w[1]}")
