@@ -34,12 +34,44 @@ def record(
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it describes, and
     name its verb from ``audit.verbs.AuditVerb`` (one list; webhooks and reports read it)."""
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit.record() must be called inside the transaction of the change.")
+    _check("record", verb)
+    event = _event(actor, actor_label, verb, target, team_id, data)
+    event.save(force_insert=True)
+    return event
+
+
+def record_many(
+    *,
+    actor: Any,
+    verb: str,
+    entries: list[tuple[models.Model, int | None, dict[str, Any]]],
+    actor_label: str | None = None,
+) -> list[AuditEvent]:
+    """``record`` for a sweep that changes many rows in one transaction: one event per
+    ``(target, team_id, data)`` of ``entries``, in one insert and in the same order, with
+    the same checks (their ids and ``occurred_at`` are read back)."""
+    _check("record_many", verb)
+    return AuditEvent.objects.bulk_create(
+        _event(actor, actor_label, verb, target, team_id, data) for target, team_id, data in entries
+    )
+
+
+def _check(name: str, verb: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(f"audit.{name}() must be called inside the transaction of the change.")
     if not isinstance(verb, AuditVerb):
-        raise TypeError(f"audit.record() takes an AuditVerb, not {verb!r}.")
-    return AuditEvent.objects.create(
+        raise TypeError(f"audit.{name}() takes an AuditVerb, not {verb!r}.")
+
+
+def _event(
+    actor: Any,
+    actor_label: str | None,
+    verb: str,
+    target: models.Model,
+    team_id: int | None,
+    data: dict[str, Any] | None,
+) -> AuditEvent:
+    return AuditEvent(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor_label or actor_label_for(actor),
         verb=verb,

@@ -2,11 +2,14 @@
 that break it, as the governing policy says (``approvals.hygiene``).
 
 One sweep per rule, through the one sweep loop (``core.sweeps``): candidates are read in
-chunks by id with no lock; each version is then handled in its own transaction, its open
-promotion request locked first and the version second (ADR 0010) with ``skip_locked``,
-re-read with the rule's facts under that lock and judged by the same ``verdict_for`` the
-dry run uses. What the rule did is written as a ``LifecycleRuleFiring`` unique per
-(version, rule, episode): a second run, or a concurrent one, finds it and changes
+chunks by id with no lock; each chunk is then handled in one transaction, its versions'
+open promotion requests locked first and the versions second (ADR 0010) with
+``skip_locked``, re-read with the rule's facts under that lock (one query) and judged by
+the same ``verdict_for`` the dry run uses; the changes, history rows, audit events,
+firings and notifications are written in bulk (``carry_out_many``). A chunk that fails is
+handled again one version per transaction (``carry_out``), which writes the same rows.
+What the rule did is written as a ``LifecycleRuleFiring`` unique per (version, rule,
+episode): a second run, or a concurrent one, finds it and changes
 nothing. The audit event names the rule, the policy and the evidence, with the task as
 the actor (``via``); the owner, backup owner and escalation contact are told through the
 notification outbox in the same transaction.
@@ -29,15 +32,16 @@ from approvals.hygiene.verdicts import (
     verdict_for,
 )
 from approvals.models import LifecycleRuleFiring, PromotionRequest
-from approvals.services.lifecycle import lock_open_requests, withdraw_for
-from approvals.services.notifications import notify
+from approvals.services.lifecycle import lock_open_requests, lock_open_requests_of, withdraw_for
+from approvals.services.notifications import Notice, notify, notify_many
 from approvals.services.scan_reports import scan_reports_read
-from audit.services import record
+from audit.services import record, record_many
 from audit.verbs import AuditVerb
 from core.sweeps import SweepReport, sweep
 from registry import services as registry_services
 from registry.choices import VersionState
 from registry.models import ModelVersion
+from registry.services.version_batches import versions_deprecate_locked
 
 
 def lifecycle_rule_sweep(
@@ -73,7 +77,36 @@ def lifecycle_rule_sweep(
             verdict=verdict, version=locked, open_requests=open_requests, via=via, now=now
         )
 
-    return sweep(name=f"lifecycle-{rule}", candidates=candidates, handle=act, chunk_size=chunk_size)
+    def act_on_chunk(version_ids: list[int]) -> set[int]:
+        open_requests = lock_open_requests_of(version_ids)
+        locked = {
+            version.pk: version
+            for version in ModelVersion.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=version_ids, state=VersionState.APPROVED)
+            .select_related(
+                "registered_model__team",
+                "registered_model__owner",
+                "registered_model__backup_owner",
+            )
+        }
+        if not locked:
+            return set()  # other sweeps have them, or they are no longer approved
+        verdicts = [
+            verdict
+            for row in candidates.filter(pk__in=list(locked))  # the facts, under the locks
+            if (verdict := verdict_for(rule, row, now=now, policies=policies))
+        ]
+        return carry_out_many(
+            verdicts=verdicts, versions=locked, open_requests=open_requests, via=via, now=now
+        )
+
+    return sweep(
+        name=f"lifecycle-{rule}",
+        candidates=candidates,
+        handle=act,
+        handle_chunk=act_on_chunk,
+        chunk_size=chunk_size,
+    )
 
 
 def lifecycle_sweep(*, via: str, now: datetime | None = None) -> list[SweepReport]:
@@ -95,18 +128,7 @@ def carry_out(
 ) -> bool:
     """Do what ``verdict`` says to the locked ``version``, once: False when this episode
     was already acted on (the firing exists)."""
-    firing = firing_record(
-        version=version,
-        rule=verdict.rule,
-        episode=verdict.episode,
-        action=verdict.action,
-        policy_id=verdict.policy_id,
-        policy_version=verdict.policy_version,
-        reason=verdict.reason,
-        evidence=verdict.evidence,
-        via=via,
-        fired_at=now,
-    )
+    firing = firing_record(**_firing_fields(verdict, version, via, now))
     if firing is None:
         return False
     data = _audit_data(verdict, firing)
@@ -117,30 +139,87 @@ def carry_out(
             verb=AuditVerb.LIFECYCLE_RULE_NOTIFIED,
             target=version,
             team_id=version.registered_model.team_id,
-            # The rule changes nothing: what it adds is the owners' notification.
-            data={
-                "reason": verdict.reason,
-                **data,
-                "before": None,
-                "after": {"notification": f"lifecycle:{firing.pk}"},
-            },
+            data=_notified_data(verdict, firing, data),
         )
-        subject = f"{version}: {verdict.rule} (no change made)"
     else:
         version = registry_services.version_deprecate(
             actor=None, via=via, version=version, reason=verdict.reason, extra=data
         )
         withdraw_for(None, open_requests, f"the version was deprecated ({verdict.reason})", via)
         event = version.transition_event
-        subject = f"{version} was deprecated: {verdict.rule}"
     notify(
         event=event,
         version=version,
-        subject=subject,
+        subject=_subject(verdict, version),
         body=_body(verdict, version),
         key=f"lifecycle:{firing.pk}",
     )
     return True
+
+
+def carry_out_many(
+    *,
+    verdicts: list[Verdict],
+    versions: dict[int, ModelVersion],
+    open_requests: dict[int, list[PromotionRequest]],
+    via: str,
+    now: datetime,
+) -> set[int]:
+    """``carry_out`` for a chunk's verdicts, on its locked ``versions`` (by id), in the
+    caller's transaction and in bulk: the same firings, state changes, history rows,
+    audit events and notifications. Returns the ids acted on. A firing that already
+    exists (a twin sweep got there between the re-read and this insert) raises, and the
+    sweep handles the chunk again one version at a time."""
+    if not verdicts:
+        return set()
+    firings = LifecycleRuleFiring.objects.bulk_create(
+        LifecycleRuleFiring(**_firing_fields(verdict, versions[verdict.version_id], via, now))
+        for verdict in verdicts
+    )
+    notified, deprecated = [], []
+    for verdict, firing in zip(verdicts, firings, strict=True):
+        data = _audit_data(verdict, firing)
+        if verdict.action == LifecycleAction.NOTIFY:
+            notified.append((verdict, firing, data))
+        else:
+            deprecated.append((verdict, firing, data))
+    events = record_many(
+        actor=None,
+        actor_label=via,
+        verb=AuditVerb.LIFECYCLE_RULE_NOTIFIED,
+        entries=[
+            (
+                versions[verdict.version_id],
+                versions[verdict.version_id].registered_model.team_id,
+                _notified_data(verdict, firing, data),
+            )
+            for verdict, firing, data in notified
+        ],
+    )
+    versions_deprecate_locked(
+        via=via,
+        versions=[versions[verdict.version_id] for verdict, _, _ in deprecated],
+        reasons={verdict.version_id: verdict.reason for verdict, _, _ in deprecated},
+        extras={verdict.version_id: data for verdict, _, data in deprecated},
+    )
+    for verdict, _, _ in deprecated:
+        why = f"the version was deprecated ({verdict.reason})"
+        withdraw_for(None, open_requests.get(verdict.version_id, []), why, via)
+    acted = [(v, f, event) for (v, f, _), event in zip(notified, events, strict=True)]
+    acted += [(v, f, versions[v.version_id].transition_event) for v, f, _ in deprecated]
+    notify_many(
+        [
+            Notice(
+                event=event,
+                version=versions[verdict.version_id],
+                subject=_subject(verdict, versions[verdict.version_id]),
+                body=_body(verdict, versions[verdict.version_id]),
+                key=f"lifecycle:{firing.pk}",
+            )
+            for verdict, firing, event in acted
+        ]
+    )
+    return {verdict.version_id for verdict in verdicts}
 
 
 def firing_record(**fields: Any) -> LifecycleRuleFiring | None:
@@ -153,6 +232,41 @@ def firing_record(**fields: Any) -> LifecycleRuleFiring | None:
             return LifecycleRuleFiring.objects.create(**fields)
     except IntegrityError:
         return None
+
+
+def _firing_fields(
+    verdict: Verdict, version: ModelVersion, via: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "version": version,
+        "rule": verdict.rule,
+        "episode": verdict.episode,
+        "action": verdict.action,
+        "policy_id": verdict.policy_id,
+        "policy_version": verdict.policy_version,
+        "reason": verdict.reason,
+        "evidence": verdict.evidence,
+        "via": via,
+        "fired_at": now,
+    }
+
+
+def _notified_data(
+    verdict: Verdict, firing: LifecycleRuleFiring, data: dict[str, Any]
+) -> dict[str, Any]:
+    # The rule changes nothing: what it adds is the owners' notification.
+    return {
+        "reason": verdict.reason,
+        **data,
+        "before": None,
+        "after": {"notification": f"lifecycle:{firing.pk}"},
+    }
+
+
+def _subject(verdict: Verdict, version: ModelVersion) -> str:
+    if verdict.action == LifecycleAction.NOTIFY:
+        return f"{version}: {verdict.rule} (no change made)"
+    return f"{version} was deprecated: {verdict.rule}"
 
 
 def _audit_data(verdict: Verdict, firing: LifecycleRuleFiring) -> dict[str, Any]:

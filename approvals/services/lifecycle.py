@@ -33,11 +33,20 @@ from registry.models import ModelVersion
 def lock_open_requests(version_id: int) -> list[PromotionRequest]:
     """The version's open promotion requests, locked: the first lock any lifecycle verb
     takes (at most one exists; a constraint says so)."""
-    return list(
+    return lock_open_requests_of([version_id]).get(version_id, [])
+
+
+def lock_open_requests_of(version_ids: list[int]) -> dict[int, list[PromotionRequest]]:
+    """``lock_open_requests`` for a sweep's chunk of versions, in one statement (in id
+    order, so two chunks that share a request wait for each other, never deadlock)."""
+    locked: dict[int, list[PromotionRequest]] = {}
+    for request in (
         PromotionRequest.objects.select_for_update(of=("self",))
-        .filter(version_id=version_id, state__in=OPEN_REQUEST_STATES)
+        .filter(version_id__in=version_ids, state__in=OPEN_REQUEST_STATES)
         .order_by("id")
-    )
+    ):
+        locked.setdefault(request.version_id, []).append(request)
+    return locked
 
 
 def withdraw_for(actor: Any, requests: list[PromotionRequest], why: str, via: str | None) -> None:

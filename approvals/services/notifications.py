@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -30,7 +31,11 @@ from django.utils import timezone
 
 from approvals.choices import DeliveryState
 from approvals.models import Notification
-from approvals.services.webhooks import nudge_dispatcher, webhooks_enqueue
+from approvals.services.webhooks import (
+    nudge_dispatcher,
+    webhooks_enqueue,
+    webhooks_enqueue_many,
+)
 from audit.models import AuditEvent
 from core.team_roles import MANAGE, holders_q
 from registry.models import ModelVersion, RegisteredModel
@@ -107,15 +112,7 @@ def notify(
     recipients = recipients_for(version.registered_model, audience)
     if not recipients or Notification.objects.filter(key=key).exists():
         return None
-    notification = Notification(
-        key=key,
-        topic=event.verb,
-        event_id=event.pk,
-        team_id=event.team_id,
-        recipients=recipients,
-        subject=subject[:300],
-        body=body,
-    )
+    notification = _notification(Notice(event, version, subject, body, key), recipients)
     try:
         # A savepoint: a concurrent writer of the same key (blocked on the unique index
         # until it commits) leaves this transaction usable, with nothing written.
@@ -125,6 +122,61 @@ def notify(
         return None
     nudge_dispatcher()
     return notification
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification of ``notify_many``: what ``notify`` takes for one event."""
+
+    event: AuditEvent
+    version: ModelVersion
+    subject: str
+    body: str
+    key: str
+
+
+def notify_many(
+    notices: list[Notice], *, audience: Iterable[Audience] = CONTACTS, webhooks: bool = True
+) -> int:
+    """``notify`` for a change that recorded many events in one transaction (a sweep's
+    chunk): the same rows (one per key, never a key already written, none without a
+    recipient) in one insert, the webhook deliveries in another, one nudge. Each
+    version's model, owner and backup owner should be loaded with it (no query per row).
+    Returns how many notifications were written."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notify_many() must run inside the transaction of the change.")
+    if webhooks:
+        webhooks_enqueue_many([(notice.event, notice.version) for notice in notices])
+    audience = set(audience)
+    written = set(
+        Notification.objects.filter(key__in=[notice.key for notice in notices]).values_list(
+            "key", flat=True
+        )
+    )
+    rows = []
+    for notice in notices:
+        recipients = recipients_for(notice.version.registered_model, audience)
+        if recipients and notice.key not in written:
+            written.add(notice.key)
+            rows.append(_notification(notice, recipients))
+    # A concurrent writer of the same key (blocked on the unique index until it commits)
+    # wins; this insert then skips that row.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        nudge_dispatcher()
+    return len(rows)
+
+
+def _notification(notice: Notice, recipients: list[str]) -> Notification:
+    return Notification(
+        key=notice.key,
+        topic=notice.event.verb,
+        event_id=notice.event.pk,
+        team_id=notice.event.team_id,
+        recipients=recipients,
+        subject=notice.subject[:300],
+        body=notice.body,
+    )
 
 
 def notifications_due(*, now: datetime | None = None, batch: int = 200) -> list[int]:

@@ -85,18 +85,37 @@ def webhooks_enqueue(*, event: AuditEvent, version: ModelVersion) -> list[Webhoo
     ``version`` is the version as the change left it (held locked by the caller), so the
     payload says what the change did, not what happened later.
     """
-    if event.verb not in WEBHOOK_VERBS:
+    return webhooks_enqueue_many([(event, version)])
+
+
+def webhooks_enqueue_many(
+    announced: list[tuple[AuditEvent, ModelVersion]],
+) -> list[WebhookDelivery]:
+    """``webhooks_enqueue`` for each ``(event, version)`` of a change that made many
+    events in one transaction (a sweep's chunk): the endpoints read once, one insert."""
+    announced = [(event, version) for event, version in announced if event.verb in WEBHOOK_VERBS]
+    if not announced:
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("webhooks_enqueue() must run inside the transaction of the change.")
-    team = version.registered_model.team.slug
-    payload = _payload(event, version)
-    deliveries = [
-        WebhookDelivery(endpoint=endpoint, event_id=event.pk, verb=event.verb, payload=payload)
-        for endpoint in WebhookEndpoint.objects.filter(is_active=True)
-        if (not endpoint.events or event.verb in {AuditVerb.of(v) for v in endpoint.events})
-        and (not endpoint.team_slugs or team in endpoint.team_slugs)
-    ]
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
+    deliveries = []
+    for event, version in announced:
+        team = version.registered_model.team.slug
+        wanting = [
+            endpoint
+            for endpoint in endpoints
+            if (not endpoint.events or event.verb in {AuditVerb.of(v) for v in endpoint.events})
+            and (not endpoint.team_slugs or team in endpoint.team_slugs)
+        ]
+        if wanting:
+            payload = _payload(event, version)
+            deliveries.extend(
+                WebhookDelivery(
+                    endpoint=endpoint, event_id=event.pk, verb=event.verb, payload=payload
+                )
+                for endpoint in wanting
+            )
     # Deliveries are outbox rows without history; the unique (endpoint, event) constraint
     # refuses a second announcement of the same event: a second call for one event (a
     # service that announces it and then notifies about it) adds nothing.
