@@ -3,6 +3,7 @@ never the shared one."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 import redis
 
 
@@ -61,6 +63,12 @@ class OwnRedis:
 
 @contextmanager
 def own_redis(*extra: str) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        # `make test` on a machine with only Python: these tests need a Redis to start and
+        # stop. CI (GOVBOARD_REQUIRE_SERVICES=1) has one and fails instead of skipping.
+        if os.environ.get("GOVBOARD_REQUIRE_SERVICES") == "1":
+            pytest.fail("redis-server is not installed; the broker tests start their own")
+        pytest.skip("needs redis-server to start a Redis of the test's own")
     server = OwnRedis(free_port(), *extra)
     server.start()
     try:

@@ -44,10 +44,10 @@ def test_the_system_check_fails_on_an_evicting_broker(evicting_redis):
 
 
 def test_a_visibility_timeout_shorter_than_the_longest_task_is_refused():
-    # Given the shared Redis (noeviction) but a visibility timeout of one minute
+    # Given a Redis that keeps its keys (noeviction) but a visibility timeout of one minute
     options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, "visibility_timeout": 60}
-    with override_settings(CELERY_BROKER_TRANSPORT_OPTIONS=options):
-        state = probe(settings.CELERY_BROKER_URL)
+    with own_redis() as server, override_settings(CELERY_BROKER_TRANSPORT_OPTIONS=options):
+        state = probe(server.url)
 
     # Then it is refused, naming both figures
     assert [p for p in state.problems if "visibility_timeout" in p] == [
