@@ -139,8 +139,8 @@ def build_scenario() -> Scenario:
     _deploy(second, SWITCH)
     _deploy(config_version, LAUNCH)
     _deploy(other, LAUNCH)
-    # Monitoring after launch: evidence the services no longer accept on an approved
-    # version, so built directly (append-only rows; an insert is allowed).
+    # Monitoring after launch, built directly to pin its upload time (append-only rows; an
+    # insert is allowed). The service path is tested beside it (a nightly scan by CI).
     approved_first = ModelVersion.objects.get(pk=first.pk)
     Evidence.objects.create(
         version=approved_first,

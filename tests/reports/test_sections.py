@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 
 from core.errors import InvalidInput
+from registry.services import evidence_attach
 from reports.scope import report_scope
 from reports.sections import CITED, report_sections
+from tests.approvals.factories import SAMPLES, ci_user
 from tests.registry.factories import UserFactory
 from tests.reports.scenario import LAUNCH, MONITORED_AFTER, SWITCH
 
@@ -210,3 +213,27 @@ def test_a_person_without_any_team_role_gets_an_empty_report(scenario):
     scope = report_scope(actor=stranger, customer="acme")
 
     assert all(list(s.rows()) == [] for s in report_sections(scope))
+
+
+def test_a_nightly_scan_ci_uploads_for_an_approved_version_is_monitoring_evidence(scenario):
+    # Given the approved support-bot 1.0.0 and the team's CI (issue 12: an approved version
+    # takes scan reports through the evidence service, reopening nothing)
+    ci = ci_user(scenario.alpha)
+
+    # When CI uploads its nightly dependency scan
+    evidence_attach(
+        actor=ci,
+        version=scenario.first.pk,
+        kind="dependency_scan",
+        content=io.BytesIO((SAMPLES / "trivy-clean.json").read_bytes()),
+        media_type="application/json",
+    )
+
+    # Then the report's monitoring section lists it beside the earlier evidence, by CI
+    scope = report_scope(actor=scenario.auditor, model="alpha/support-bot")
+    rows = section(scope, "monitoring")
+    assert ("1.0.0", "dependency_scan", ci.username) in [
+        (r["version"], r["kind"], r["uploaded_by"]) for r in rows
+    ]
+    scenario.first.refresh_from_db()
+    assert scenario.first.state == "approved"
