@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -49,11 +50,13 @@ def lifecycle_rule_sweep(
     rule: LifecycleRule,
     via: str,
     now: datetime | None = None,
-    chunk_size: int = 200,
+    chunk_size: int | None = None,
 ) -> SweepReport:
-    """Run one rule over every approved version at ``now``; the report counts versions
+    """Run one rule over every approved version at ``now``, ``chunk_size`` versions per
+    transaction (default ``settings.GOVBOARD_SWEEP_CHUNK``); the report counts versions
     the rule acted on (notified or deprecated)."""
     now = now or timezone.now()
+    chunk_size = chunk_size or settings.GOVBOARD_SWEEP_CHUNK
     if rule == LifecycleRule.VULNERABLE:
         scan_reports_read(now=now)  # reports uploaded since the last run count now
     policies = Policies.load()
@@ -296,7 +299,7 @@ def _body(verdict: Verdict, version: ModelVersion) -> str:
 
 
 def versions_expire_approvals(
-    *, via: str, now: datetime | None = None, chunk_size: int = 200
+    *, via: str, now: datetime | None = None, chunk_size: int | None = None
 ) -> int:
     """The ``expired`` rule: approved versions whose approval ran out are deprecated (or
     their people told, if the governing policy says ``notify``); returns how many."""

@@ -104,6 +104,10 @@ else:
 # Services own their transactions (see docs/adr/0001).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
+# Versions a lifecycle sweep handles per transaction (core.sweeps' handle_chunk): fewer
+# make more, smaller commits (the JOB-2 kill test uses a handful to kill mid-sweep).
+GOVBOARD_SWEEP_CHUNK = env_int("GOVBOARD_SWEEP_CHUNK", 200)
+
 # Two roles on PostgreSQL (docs/adr/0014): DATABASE_URL is the application's runtime role,
 # which owns nothing and cannot rewrite the append-only tables; DATABASE_OWNER_URL is the role
 # that owns the tables, runs ``migrate`` and grants the runtime role exactly what it needs

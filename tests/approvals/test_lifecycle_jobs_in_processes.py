@@ -205,7 +205,10 @@ def test_a_worker_killed_mid_sweep_leaves_no_version_half_changed_and_the_next_r
         task = RULE_TASKS[rule]
         log = tmp_path / f"worker-{round_}.log"
         before = firings.filter(rule=rule).count()
-        worker = start_worker(broker.url, f"killed-{round_}", log)
+        # Chunks of one version (a chunk is one transaction; a chunk of 200 ends the
+        # sweep in one commit, before any kill): the kill lands between two chunks or
+        # inside one.
+        worker = start_worker(broker.url, f"killed-{round_}", log, GOVBOARD_SWEEP_CHUNK="1")
         processes.append(worker)
         task.delay()
         if round_ % 4 == 0:
