@@ -1,7 +1,7 @@
 """The approvals admin pages, one module per concept; importing the package registers them."""
 
-from approvals.admin import awaiting, dashboard  # register admin:awaiting, admin:dashboard
-from approvals.admin import lifecycle  # registers admin:lifecycle_preview
+# Imported for their pages: admin:awaiting, admin:dashboard, admin:lifecycle_preview.
+from approvals.admin import awaiting, dashboard, lifecycle
 from approvals.admin.policies import GovernancePolicyAdmin, TrustedSigningKeyAdmin
 from approvals.admin.requests import PromotionRequestAdmin
 from approvals.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
