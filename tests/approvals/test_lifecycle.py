@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from approvals import services
 from approvals.models import PromotionRequest
+from approvals.services import hygiene as hygiene_services
 from audit.models import AuditEvent
 from core.errors import IllegalTransition
 from registry import services as registry_services
@@ -110,6 +111,16 @@ def test_one_version_that_fails_does_not_stop_the_expiry_sweep(team, monkeypatch
         return real(**kwargs)
 
     monkeypatch.setattr(registry_services, "version_deprecate", faulty)
+    # The sweep first writes a whole chunk at once; the fault fails that chunk too, so it is
+    # rolled back and redone one version at a time, where only the broken one fails.
+    real_chunk = hygiene_services.versions_deprecate_locked
+
+    def faulty_chunk(**kwargs):
+        if any(version.pk == broken for version in kwargs["versions"]):
+            raise RuntimeError("disk on fire")
+        return real_chunk(**kwargs)
+
+    monkeypatch.setattr(hygiene_services, "versions_deprecate_locked", faulty_chunk)
 
     # When the sweep runs
     changed = services.versions_expire_approvals(via="system:test", now=far)
