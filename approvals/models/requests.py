@@ -106,7 +106,9 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"PR-{self.pk} for version {self.version_id}"
+        # "PR-9: support-lora 1.1.0": people read the model and version, not an id. Lists
+        # of requests select_related the version and its model (no query per row).
+        return f"PR-{self.pk}: {self.version}"
 
     @transition(field=state, source=RequestState.SUBMITTED, target=RequestState.CHECKING)
     def start_checks(self) -> None:
