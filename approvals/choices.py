@@ -92,3 +92,24 @@ class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed (retries exhausted)"
+
+
+class IncidentSeverity(models.TextChoices):
+    SEV1 = "sev1", "SEV1 (critical)"
+    SEV2 = "sev2", "SEV2 (major)"
+    SEV3 = "sev3", "SEV3 (minor)"
+    SEV4 = "sev4", "SEV4 (low)"
+
+
+class IncidentState(models.TextChoices):
+    OPEN = "open", "Open"
+    MITIGATED = "mitigated", "Mitigated"
+    RESOLVED = "resolved", "Resolved"
+
+
+OPEN_INCIDENT_STATES = [IncidentState.OPEN, IncidentState.MITIGATED]
+
+
+class IncidentSource(models.TextChoices):
+    BREACH = "breach", "Rollback trigger breached by a monitoring report"
+    PERSON = "person", "Opened by a person"

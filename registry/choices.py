@@ -6,6 +6,7 @@ class ModelKind(models.TextChoices):
     ADAPTER = "adapter", "Adapter (LoRA, prefix...)"
     PROMPT = "prompt", "Prompt template"
     CONFIG = "config", "Threshold / policy config"
+    SDK = "sdk", "SDK or client library"
 
 
 class FineTuneMethod(models.TextChoices):
@@ -89,3 +90,47 @@ class FindingStatus(models.TextChoices):
     OPEN = "open", "Open"
     FIXED = "fixed", "Fixed"
     NOT_AFFECTED = "not_affected", "Not affected"
+
+
+class ReleaseComponentKind(models.TextChoices):
+    """What a pinned component of a release is. Registered kinds pin a model version; a
+    dataset component pins a dataset version; the evaluation report pins the eval package
+    the release was judged on."""
+
+    MODEL = "model", "Model artifact"
+    ADAPTER = "adapter", "Adapter"
+    PROMPT = "prompt", "Prompt template"
+    CONFIG = "config", "Threshold / policy config"
+    SDK = "sdk", "SDK or client library"
+    DATASET = "dataset", "Dataset version"
+    EVALUATION_REPORT = "evaluation_report", "Evaluation report"
+
+
+class ReleaseState(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
+class Ring(models.TextChoices):
+    """The rings a release moves through, in order (offline validation first)."""
+
+    OFFLINE_VALIDATION = "offline_validation", "Offline validation"
+    INTERNAL = "internal", "Internal"
+    GUARDED = "guarded", "Shadow or guarded rollout"
+    SEGMENT_MONITORING = "segment_monitoring", "Segment monitoring"
+    GENERAL = "general", "General availability"
+
+
+RING_ORDER = list(Ring.values)
+
+
+class ChangeCategory(models.TextChoices):
+    """What a release's diff from the previous release touches; each selects reviewers."""
+
+    BASE_MODEL = "base_model", "New model architecture or base model"
+    CONFIG_LOGIC = "config_logic", "New fusion / config logic"
+    THRESHOLD = "threshold", "Threshold or policy update"
+    SDK_MAJOR = "sdk_major", "SDK major version"
+    NEW_CHANNEL = "new_channel", "New channel"
+    DATASET_REFRESH = "dataset_refresh", "Major dataset refresh"

@@ -5,6 +5,13 @@ from approvals.models.board import Board
 from approvals.models.hygiene import ContactBounce, LifecycleRuleFiring, ScanReportReading
 from approvals.models.notifications import Notification
 from approvals.models.policies import GovernancePolicy
+from approvals.models.releases import (
+    Incident,
+    IncidentTag,
+    IncidentTimelineEntry,
+    MonitoringReport,
+    RingEntry,
+)
 from approvals.models.requests import (
     CheckException,
     CheckResult,
@@ -28,9 +35,14 @@ __all__ = [
     "ContactBounce",
     "DecisionRecord",
     "GovernancePolicy",
+    "Incident",
+    "IncidentTag",
+    "IncidentTimelineEntry",
     "LifecycleRuleFiring",
+    "MonitoringReport",
     "Notification",
     "PromotionRequest",
+    "RingEntry",
     "ScanReportReading",
     "SignOff",
     "TotpDevice",

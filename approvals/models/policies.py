@@ -65,6 +65,26 @@ class GovernancePolicy(models.Model):
         help_text='Rule → {"action": notify | deprecate | deprecate_and_retire, ...}: '
         'stale (with "after_days"), unowned, vulnerable, expired (approvals.hygiene.rules).',
     )
+    # Releases (issue 13). A policy reviews the change categories it lists; "routine" is
+    # a release whose diff touches no category (the lighter policy).
+    release_categories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Change categories of a release this policy reviews, e.g. ["threshold"]; '
+        '"routine" for a release that touches none.',
+    )
+    ring_criteria = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Ring → entry criteria, e.g. {"general": {"min_days_in_previous": 7, '
+        '"monitoring_within_thresholds": true, "no_open_incident": true}}.',
+    )
+    rollback_triggers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Evaluated on each monitoring report, e.g. [{"metric": "latency_p95_ms", '
+        '"max": 250, "severity": "sev2", "blocks_promotion": true}].',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

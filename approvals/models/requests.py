@@ -39,6 +39,19 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     version = models.ForeignKey(
         "registry.ModelVersion", on_delete=models.PROTECT, related_name="promotion_requests"
     )
+    # A ring promotion of a release: ``version`` is then the release's anchor component (its
+    # primary model version) so every list, queue and binding that reads a version still
+    # holds; the checks, the sign-off binding and the decision name the release.
+    release = models.ForeignKey(
+        "registry.Release",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ring_requests",
+        editable=False,
+    )
+    environment = models.CharField(max_length=64, blank=True, editable=False)
+    target_ring = models.CharField(max_length=32, blank=True, editable=False)
     policy = models.ForeignKey(GovernancePolicy, on_delete=models.PROTECT, related_name="+")
     policy_snapshot = models.JSONField(editable=False)
     state = FSMField(
@@ -93,8 +106,14 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
             # One open request per version at a time.
             models.UniqueConstraint(
                 fields=["version"],
-                condition=Q(state__in=OPEN_REQUEST_STATES),
+                condition=Q(state__in=OPEN_REQUEST_STATES, release__isnull=True),
                 name="promotion_request_one_open_per_version",
+            ),
+            # One open ring request per release, environment and ring.
+            models.UniqueConstraint(
+                fields=["release", "environment", "target_ring"],
+                condition=Q(state__in=OPEN_REQUEST_STATES, release__isnull=False),
+                name="promotion_request_one_open_per_ring",
             ),
             models.CheckConstraint(
                 condition=Q(state__in=RequestState.values), name="promotion_request_state_valid"
@@ -108,6 +127,9 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         # "PR-9: support-lora 1.1.0": people read the model and version, not an id. Lists
         # of requests select_related the version and its model (no query per row).
+        if self.release_id:
+            # Lists that show ring requests select_related the release too.
+            return f"PR-{self.pk}: release {self.release} → {self.target_ring}"
         return f"PR-{self.pk}: {self.version}"
 
     @transition(field=state, source=RequestState.SUBMITTED, target=RequestState.CHECKING)

@@ -7,6 +7,7 @@ from registry.models.catalog import (
     VersionDataset,
 )
 from registry.models.evidence import Deployment, Evidence, FindingTriage, VulnerabilityFinding
+from registry.models.releases import Release, ReleaseComponent
 from registry.models.teams import Team
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "IdempotencyKey",
     "ModelVersion",
     "RegisteredModel",
+    "Release",
+    "ReleaseComponent",
     "ServiceAccount",
     "Team",
     "VersionDataset",

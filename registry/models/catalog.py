@@ -111,6 +111,11 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
         "another prompt are stale.",
     )
     dependency_lock_hash = models.CharField(max_length=64, blank=True, validators=[validate_sha256])
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The values a threshold / config version pins, e.g. {"decline_above": 0.82}.',
+    )
 
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

@@ -145,6 +145,14 @@ class Deployment(models.Model):
     version = models.ForeignKey(
         "registry.ModelVersion", on_delete=models.PROTECT, related_name="deployments"
     )
+    release = models.ForeignKey(
+        "registry.Release",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deployments",
+        help_text="The release this version served as part of; a governed ring needs one.",
+    )
     environment = models.CharField(max_length=64)
     ring = models.CharField(max_length=64, blank=True)
     customer_scope = models.CharField(max_length=200, blank=True)
