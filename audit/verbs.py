@@ -54,6 +54,19 @@ class AuditVerb(StrEnum):
     PROMOTION_EXPEDITED = "promotion.expedited"
     PROMOTION_ESCALATED = "promotion.escalated"
     PROMOTION_EXCEPTION_GRANTED = "promotion.exception_granted"
+    # releases of the whole decision stack (issue 13); a ring promotion is a request like
+    # any other (promotion.* verbs), and entering the ring is recorded when it is approved
+    RELEASE_SUBMITTED = "release.submitted"
+    RELEASE_WITHDRAWN = "release.withdrawn"
+    RELEASE_ROLLED_BACK = "release.rolled_back"
+    RELEASE_RING_ENTERED = "release.ring_entered"
+    MONITORING_REPORT_UPLOADED = "monitoring.report_uploaded"
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_UPDATED = "incident.updated"
+    INCIDENT_NOTE_ADDED = "incident.note_added"
+    INCIDENT_MITIGATED = "incident.mitigated"
+    INCIDENT_RESOLVED = "incident.resolved"
+    INCIDENT_ROLLBACK_OWNER_NOTIFIED = "incident.rollback_owner_notified"
     # the lifecycle rules (issue 12): told without changing, or could not retire
     LIFECYCLE_RULE_NOTIFIED = "lifecycle.rule_notified"
     RETIREMENT_ESCALATED = "version.retirement_escalated"
