@@ -181,6 +181,9 @@ class GovernancePolicy(models.Model):
             "approval_validity_days": self.approval_validity_days,
             "retirement_grace_days": self.retirement_grace_days,
             "lifecycle_rules": self.lifecycle_rules,
+            "release_categories": self.release_categories,
+            "ring_criteria": self.ring_criteria,
+            "rollback_triggers": self.rollback_triggers,
         }
 
 
