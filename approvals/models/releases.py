@@ -48,6 +48,8 @@ class RingEntry(models.Model):
     class Meta:
         ordering = ["release_id", "environment", "entered_at", "id"]
         verbose_name_plural = "ring entries"
+        # The scorecard reads the releases that entered a ring within a window.
+        indexes = [models.Index(fields=["ring", "entered_at"])]
         constraints = [
             models.UniqueConstraint(
                 fields=["release", "environment", "ring"], name="ring_entry_once"
@@ -190,6 +192,8 @@ class Incident(models.Model):
             models.Index(fields=["release", "state"]),
             models.Index(fields=["team", "opened_at"]),
             models.Index(fields=["state", "opened_at"]),
+            # The scorecard: incidents still open at a window's start, a team's last one.
+            models.Index(fields=["team", "resolved_at"]),
         ]
 
     def __str__(self) -> str:

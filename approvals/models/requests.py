@@ -262,6 +262,8 @@ class CheckException(models.Model):
             ),
             models.UniqueConstraint(fields=["check_result"], name="exception_one_per_check_result"),
         ]
+        # The scorecard counts the exceptions granted within a window.
+        indexes = [models.Index(fields=["granted_at"])]
 
     def __str__(self) -> str:
         return f"exception for {self.check_name} on request {self.request_id}"
