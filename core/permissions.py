@@ -65,6 +65,7 @@ class Verb(StrEnum):
     EXPEDITE = "expedite"
     OVERRIDE = "override"
     VIEW_DASHBOARD = "view_dashboard"
+    VIEW_SCORECARD = "view_scorecard"
     DEPRECATE = "deprecate"
     RETIRE = "retire"
     GRANT_ROLES = "grant_roles"
@@ -147,6 +148,16 @@ RULES: dict[Verb, Rule] = {
         "Only governance managers and auditors see the dashboard.",
         team_permissions=(MANAGE, VIEW),
         global_permissions=(VIEW,),
+        superuser=True,
+    ),
+    Verb.VIEW_SCORECARD: Rule(
+        # The dashboard's readers, and the team's CI too: aggregate governance metrics of
+        # a team whose every request, version and incident its CI may already read.
+        "See the governance scorecard (lead time, failures caught, exceptions, incidents).",
+        "Only governance managers, auditors and the team's CI see the scorecard.",
+        team_permissions=(MANAGE, VIEW),
+        global_permissions=(VIEW,),
+        service_accounts=True,
         superuser=True,
     ),
     Verb.DEPRECATE: Rule(

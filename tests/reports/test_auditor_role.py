@@ -121,8 +121,12 @@ def test_an_auditor_holds_no_verb_but_reading_and_exporting(scenario):
             if not rule.per_role and allowed(auditor, verb, scenario.alpha)
         }
         signs = any(allowed(auditor, Verb.SIGN, scenario.alpha, role="security") for _ in [0])
-        # Reading the dashboard is reading: the only other verb an auditor holds.
-        assert (held, signs) == ({Verb.READ, Verb.EXPORT, Verb.VIEW_DASHBOARD}, False)
+        # Reading the dashboard and the scorecard is reading: the only other verbs an
+        # auditor holds.
+        assert (held, signs) == (
+            {Verb.READ, Verb.EXPORT, Verb.VIEW_DASHBOARD, Verb.VIEW_SCORECARD},
+            False,
+        )
     assert not allowed(scenario.alpha_auditor, Verb.READ, scenario.beta)
 
 
