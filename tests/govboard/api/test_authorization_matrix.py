@@ -82,6 +82,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:promotion-request-recheck", "POST"): request_action(202),
     ("v1:promotion-request-decision", "GET"): NO_DECISION_YET,
     ("v1:signing-key", "GET"): PUBLIC,
+    ("v1:scorecard", "GET"): READ_LIST,
 }
 
 
@@ -165,6 +166,7 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
             f"/api/v1/promotion-requests/{world.request_a.pk}/decision/"
         ),
         ("v1:signing-key", "GET"): lambda: client.get("/api/v1/signing-key/"),
+        ("v1:scorecard", "GET"): lambda: client.get("/api/v1/scorecard/"),
         ("v1:deployment-end", "POST"): lambda: client.post(
             f"/api/v1/deployments/{world.deployment_a.pk}/end/",
             {"ended_at": now.isoformat()},

@@ -1,0 +1,87 @@
+"""The scorecard's window, read from what a person picked or a client sent: one parser for
+the admin page's form and the JSON endpoint, so a window means the same in both.
+
+- A preset (``last 30 / 90 / 365 days``) ends at ``now``.
+- A bound given as a date (``2026-11-01``) is that day's midnight in the current time
+  zone; an end date is inclusive (``window_end=2026-11-30`` ends at the 1st of December's
+  midnight), so "from the 1st to the 30th" is the whole month.
+- A bound given as a date and time must name its time zone (``2026-11-01T12:00:00Z``).
+- The start must be before the end; anything else is refused with the field named.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from core.errors import InvalidInput
+
+#: The presets, in days; the page's default and the endpoint's when no bound is given.
+PRESET_DAYS = (30, 90, 365)
+DEFAULT_DAYS = 90
+
+
+def parse_bound(text: str, name: str, *, end: bool = False) -> datetime:
+    """``text`` (a date, or a date and time with a zone) as an aware datetime; a date as
+    ``end`` is the midnight after it. Raises ``InvalidInput`` naming ``name``."""
+    value = (text or "").strip()
+    try:
+        day = parse_date(value)
+        if day is not None:
+            return _midnight(day + timedelta(days=1) if end else day)
+        moment = parse_datetime(value)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput(
+            f"{name} must be a date (YYYY-MM-DD) or a date and time with a time zone.",
+            errors={name: ["expected YYYY-MM-DD or an ISO 8601 date and time with a zone"]},
+        )
+    return moment
+
+
+def _midnight(day: date) -> datetime:
+    try:
+        return timezone.make_aware(datetime.combine(day, time.min))
+    except OverflowError as exc:  # the calendar's last day, as an inclusive end
+        raise InvalidInput("The date is out of range.") from exc
+
+
+def preset_window(days: int, now: datetime) -> tuple[datetime, datetime]:
+    return now - timedelta(days=days), now
+
+
+def window_from(
+    *, start_text: str | None, end_text: str | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The window from two optional bounds: none → the default preset; one missing → the
+    other defaults (the end to ``now``, the start to ``DEFAULT_DAYS`` before the end)."""
+    end = parse_bound(end_text, "window_end", end=True) if end_text else now
+    start = (
+        parse_bound(start_text, "window_start")
+        if start_text
+        else end - timedelta(days=DEFAULT_DAYS)
+    )
+    if start >= end:
+        raise InvalidInput(
+            "window_start must be before window_end.",
+            errors={"window_start": ["must be before window_end"]},
+        )
+    return start, end
+
+
+def errors_of(exc: InvalidInput) -> dict[str, Any]:
+    return exc.errors or {"__all__": [exc.message]}
+
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "PRESET_DAYS",
+    "errors_of",
+    "parse_bound",
+    "preset_window",
+    "window_from",
+]
