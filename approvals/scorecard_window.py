@@ -12,7 +12,6 @@ the admin page's form and the JSON endpoint, so a window means the same in both.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -54,6 +53,15 @@ def preset_window(days: int, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(days=days), now
 
 
+def date_window(first_day: date, last_day: date) -> tuple[datetime, datetime]:
+    """From the first day's midnight to the midnight after the last day (both included)."""
+    try:
+        after_last = last_day + timedelta(days=1)
+    except OverflowError as exc:
+        raise InvalidInput("The date is out of range.") from exc
+    return _midnight(first_day), _midnight(after_last)
+
+
 def window_from(
     *, start_text: str | None, end_text: str | None, now: datetime
 ) -> tuple[datetime, datetime]:
@@ -73,14 +81,10 @@ def window_from(
     return start, end
 
 
-def errors_of(exc: InvalidInput) -> dict[str, Any]:
-    return exc.errors or {"__all__": [exc.message]}
-
-
 __all__ = [
     "DEFAULT_DAYS",
     "PRESET_DAYS",
-    "errors_of",
+    "date_window",
     "parse_bound",
     "preset_window",
     "window_from",

@@ -1,7 +1,8 @@
 """The approvals admin pages, one module per concept; importing the package registers them."""
 
-# Imported for their pages: admin:awaiting, admin:dashboard, admin:lifecycle_preview.
-from approvals.admin import awaiting, dashboard, lifecycle
+# Imported for their pages: admin:awaiting, admin:dashboard, admin:lifecycle_preview,
+# admin:scorecard.
+from approvals.admin import awaiting, dashboard, lifecycle, scorecard
 from approvals.admin.policies import GovernancePolicyAdmin, TrustedSigningKeyAdmin
 from approvals.admin.requests import PromotionRequestAdmin
 from approvals.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
@@ -15,4 +16,5 @@ __all__ = [
     "awaiting",
     "dashboard",
     "lifecycle",
+    "scorecard",
 ]
