@@ -19,7 +19,7 @@ from approvals.scorecard import (
     percentile,
 )
 from core.errors import InvalidInput
-from tests.registry.factories import approver
+from tests.registry.factories import approver, team_member
 from tests.releases import scorecard_world
 from tests.releases.scorecard_world import NOW, WINDOW, at
 
@@ -94,6 +94,13 @@ def test_an_auditor_sees_every_team_and_overall_adds_them_up(world):
     assert overall.incident_days == IncidentDays(
         window_days=29, incident_free_days=4, days_since_last_incident=0, open_now=True
     )
+
+
+def test_a_team_auditor_sees_their_team_only(world):
+    # Given a person holding the team's viewing role (the team auditor group's grant)
+    card = scorecard_for(team_member(world.beta, "view_team_registry"))
+    assert [row.team_slug for row in card.teams] == ["beta"]
+    assert card.overall.exceptions == Exceptions(granted=1, by_check={"artifact_scan": 1})
 
 
 def test_one_team_asked_for_is_the_only_one_shown(world):
