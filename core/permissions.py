@@ -66,6 +66,7 @@ class Verb(StrEnum):
     OVERRIDE = "override"
     VIEW_DASHBOARD = "view_dashboard"
     VIEW_SCORECARD = "view_scorecard"
+    MANAGE_INCIDENTS = "manage_incidents"
     DEPRECATE = "deprecate"
     RETIRE = "retire"
     GRANT_ROLES = "grant_roles"
@@ -159,6 +160,15 @@ RULES: dict[Verb, Rule] = {
         global_permissions=(VIEW,),
         service_accounts=True,
         superuser=True,
+    ),
+    Verb.MANAGE_INCIDENTS: Rule(
+        # Whoever ships the team's releases may raise the alarm and work it: its
+        # registrants and governance managers, and its CI or monitoring account (issue
+        # 13). A team's read-only viewers and auditors read incidents (Verb.READ) only.
+        "Open, annotate, mitigate and resolve a team's incidents.",
+        "Only the team's registrants and governance managers work on its incidents.",
+        team_permissions=(REGISTER, MANAGE),
+        service_accounts=True,
     ),
     Verb.DEPRECATE: Rule(
         "Deprecate a version (new usage blocked).",
