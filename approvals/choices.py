@@ -77,6 +77,35 @@ ALWAYS_CRITICAL_CHECKS = frozenset(
 )
 
 
+class RingCheckName(models.TextChoices):
+    """The checks of a ring request (``approvals.checks.release``): run instead of the
+    version's evidence checks, whose components were judged on their own requests."""
+
+    COMPONENTS_APPROVED = "components_approved", "Every component approved or candidate"
+    MANIFEST_INTACT = "manifest_intact", "No pinned component changed since submission"
+    PREVIOUS_RING_ENTERED = "previous_ring_entered", "The previous ring was entered"
+    MIN_DAYS_IN_PREVIOUS = "min_days_in_previous", "Long enough in the previous ring"
+    MONITORING_WITHIN_THRESHOLDS = (
+        "monitoring_within_thresholds",
+        "Latest monitoring in the previous ring within thresholds",
+    )
+    NO_OPEN_INCIDENT = "no_open_incident", "No open incident blocks promotion"
+
+
+RING_CHECK_NAMES = RingCheckName.values
+# A ring request's conditions no manager can except: a component not approved, a changed
+# manifest, a skipped ring, an open blocking incident (docs/adr/0020-rings.md). Days in
+# the previous ring and monitoring take an exception unless a policy marks them critical.
+ALWAYS_CRITICAL_RING_CHECKS = frozenset(
+    {
+        RingCheckName.COMPONENTS_APPROVED,
+        RingCheckName.MANIFEST_INTACT,
+        RingCheckName.PREVIOUS_RING_ENTERED,
+        RingCheckName.NO_OPEN_INCIDENT,
+    }
+)
+
+
 class Priority(models.IntegerChoices):
     NORMAL = 0, "Normal"
     EXPEDITED = 1, "Expedited"

@@ -72,14 +72,17 @@ $$;
 
 def _trigger_function_sql() -> str:
     from approvals.models import DecisionRecord, PromotionRequest
-    from registry.models import ModelVersion
+    from registry.models import ModelVersion, ReleaseComponent
 
     requests = PromotionRequest._meta.db_table
     decisions = DecisionRecord._meta.db_table
     versions = ModelVersion._meta.db_table
+    components = ReleaseComponent._meta.db_table
     # A request is approved only with its decision record (approve_if_ready writes the
     # record first, in the same transaction); a version only with an approved request
-    # for it that has one (the version is approved after its request).
+    # for it that has one (the version is approved after its request), or an approved
+    # ring request of a release that pins it (ADR 0020: a candidate component is approved
+    # by its release's ring request).
     return f"""
 CREATE OR REPLACE FUNCTION {TRIGGER_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -104,6 +107,11 @@ BEGIN
         SELECT 1 FROM "{requests}" request
         JOIN "{decisions}" record ON record.request_id = request.id
         WHERE request.version_id = NEW.id AND request.state = '{APPROVED}'
+    ) AND NOT EXISTS (
+        SELECT 1 FROM "{requests}" request
+        JOIN "{decisions}" record ON record.request_id = request.id
+        JOIN "{components}" component ON component.release_id = request.release_id
+        WHERE component.model_version_id = NEW.id AND request.state = '{APPROVED}'
     ) THEN
         RAISE EXCEPTION 'govboard: version % cannot be approved without an approved request '
             'and its decision record', NEW.id USING ERRCODE = 'check_violation';

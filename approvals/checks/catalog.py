@@ -9,6 +9,7 @@ from typing import Any
 from approvals.checks.context import CheckContext, CheckOutcome, make_outcome
 from approvals.checks.evaluations import check_eval_thresholds, check_evals_fresh
 from approvals.checks.metadata import check_metadata_complete, check_rollback_target
+from approvals.checks.release import RING_CHECKS, ring_checks_plan
 from approvals.checks.supply_chain import (
     check_artifact_checksum,
     check_artifact_scan,
@@ -17,7 +18,7 @@ from approvals.checks.supply_chain import (
     check_provenance,
     check_sbom,
 )
-from approvals.choices import ALWAYS_CRITICAL_CHECKS, CheckName
+from approvals.choices import ALWAYS_CRITICAL_CHECKS, ALWAYS_CRITICAL_RING_CHECKS, CheckName
 
 CHECKS: dict[str, Callable[[CheckContext], CheckOutcome]] = {
     CheckName.METADATA_COMPLETE: check_metadata_complete,
@@ -50,8 +51,16 @@ def checks_for_policy(snapshot: dict[str, Any]) -> list[tuple[str, bool]]:
     return plan
 
 
+def checks_for_request(request: Any) -> list[tuple[str, bool]]:
+    """The plan of one request: a ring request (``release`` set) runs the ring checks of
+    its target ring instead of the version's evidence checks (``approvals.checks.release``)."""
+    if getattr(request, "release_id", None):
+        return ring_checks_plan(request.policy_snapshot, request.target_ring)
+    return checks_for_policy(request.policy_snapshot)
+
+
 def is_critical(name: str, snapshot: dict[str, Any]) -> bool:
-    if name in ALWAYS_CRITICAL_CHECKS:
+    if name in ALWAYS_CRITICAL_CHECKS or name in ALWAYS_CRITICAL_RING_CHECKS:
         return True
     return bool(((snapshot.get("checks") or {}).get(name) or {}).get("critical", False))
 
@@ -82,7 +91,7 @@ def override_refusal(name: str, *, passed: bool, critical: bool, snapshot: dict[
 def run_check(name: str, ctx: CheckContext, *, critical: bool) -> CheckOutcome:
     """Run one check; a crash is a failed check (fail closed), never a pass."""
     try:
-        result = CHECKS[name](ctx)
+        result = (CHECKS.get(name) or RING_CHECKS[name])(ctx)
     except Exception as exc:
         result = make_outcome(name, False, f"The check could not run: {type(exc).__name__}: {exc}")
     return CheckOutcome(

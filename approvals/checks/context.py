@@ -43,6 +43,8 @@ class CheckContext:
     current_prompt_checksum: str = ""
     # Security approvers' verdicts on findings of this version, by (vulnerability, package).
     finding_verdicts: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # A ring request's facts (``approvals.checks.release.RingFacts``), None otherwise.
+    ring: Any = None
     _documents: dict[int, bytes] = field(default_factory=dict)
 
     def document(self, kind: str) -> tuple[Evidence | None, bytes | None]:

@@ -7,7 +7,14 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from approvals.choices import ALWAYS_CRITICAL_CHECKS, CHECK_NAMES, ApproverRole, StepType
+from approvals.choices import (
+    ALWAYS_CRITICAL_CHECKS,
+    ALWAYS_CRITICAL_RING_CHECKS,
+    CHECK_NAMES,
+    RING_CHECK_NAMES,
+    ApproverRole,
+    StepType,
+)
 from approvals.hygiene.rules import default_lifecycle_rules, lifecycle_rules_problems
 from registry.choices import RiskRating
 
@@ -127,11 +134,13 @@ class GovernancePolicy(models.Model):
             errors["checks"] = ["must map check names to settings"]
         else:
             for name, config in self.checks.items():
-                if name not in CHECK_NAMES:
+                if name not in CHECK_NAMES and name not in RING_CHECK_NAMES:
                     errors.setdefault("checks", []).append(f"unknown check {name!r}")
                 elif not isinstance(config, dict):
                     errors.setdefault("checks", []).append(f"{name}: settings must be an object")
-                elif name in ALWAYS_CRITICAL_CHECKS and config.get("critical") is False:
+                elif (
+                    name in ALWAYS_CRITICAL_CHECKS or name in ALWAYS_CRITICAL_RING_CHECKS
+                ) and config.get("critical") is False:
                     errors.setdefault("checks", []).append(
                         f"{name} is always critical; a policy cannot relax it"
                     )
@@ -165,6 +174,17 @@ class GovernancePolicy(models.Model):
         lifecycle_problems = lifecycle_rules_problems(self.lifecycle_rules)
         if lifecycle_problems:
             errors["lifecycle_rules"] = lifecycle_problems
+        # Releases (issue 13): approvals.release_policy and approvals.rollback_triggers.
+        from approvals.release_policy import release_categories_problems, ring_criteria_problems
+        from approvals.rollback_triggers import rollback_triggers_problems
+
+        for name, problems in (
+            ("release_categories", release_categories_problems(self.release_categories)),
+            ("ring_criteria", ring_criteria_problems(self.ring_criteria)),
+            ("rollback_triggers", rollback_triggers_problems(self.rollback_triggers)),
+        ):
+            if problems:
+                errors[name] = problems
         if errors:
             raise ValidationError(errors)
 

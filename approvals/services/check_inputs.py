@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Max
+from django.utils import timezone
 
 from approvals import checks as check_registry
 from approvals.assessment import current_evidence
@@ -64,6 +65,21 @@ def check_context(request: PromotionRequest, version: ModelVersion) -> check_reg
         artifact_roots=[Path(root) for root in getattr(settings, "GOVBOARD_ARTIFACT_ROOTS", [])],
         current_prompt_checksum=version.prompt_checksum,
         finding_verdicts=registry_services.effective_triages(version.pk),
+        ring=_ring_facts(request),
+    )
+
+
+def _ring_facts(request: PromotionRequest) -> check_registry.release.RingFacts | None:
+    """A ring request's facts for its target ring, judged now (None for a version request)."""
+    if not request.release_id:
+        return None
+    from approvals.checks.release import release_facts, ring_criteria_for
+
+    return release_facts(request.release).for_ring(
+        environment=request.environment,
+        ring=request.target_ring,
+        criteria=ring_criteria_for(request.policy_snapshot, request.target_ring),
+        now=timezone.now(),
     )
 
 

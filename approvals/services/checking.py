@@ -85,7 +85,7 @@ def _evaluate(
 ) -> list[check_registry.CheckOutcome]:
     """Phase 2, with no transaction or lock of ours: the slow work (reading the evidence,
     hashing and scanning the artifact, parsing and verifying), on the snapshot only."""
-    plan = check_registry.checks_for_policy(request.policy_snapshot)
+    plan = check_registry.checks_for_request(request)
     return [check_registry.run_check(name, ctx, critical=critical) for name, critical in plan]
 
 
@@ -177,6 +177,10 @@ def _store_results(
             ],
         },
     )
+    if request.release_id:
+        # A ring request moves no component: they were judged on their own requests, and
+        # its approval approves any candidate among them (ADR 0020).
+        return
     if request.state == RequestState.IN_REVIEW and version.state == VersionState.DRAFT:
         # The scheduler's run names its task on the version's event too (``via``).
         registry_services.version_mark_candidate(

@@ -48,7 +48,7 @@ def signoff_binding(
     signed_at: Any,
     reauth_method: str,
 ) -> dict[str, Any]:
-    return {
+    binding = {
         "type": "https://govboard.dev/signoff/v1",
         "request": request.pk,
         "version": version.pk,
@@ -65,4 +65,21 @@ def signoff_binding(
         "meaning": meaning,
         "signed_at": signed_at.isoformat(),
         "reauthenticated_with": reauth_method,
+    }
+    if request.release_id:
+        # A ring request's signature is for the whole release entering one ring.
+        binding["release"] = release_subject(request)
+    return binding
+
+
+def release_subject(request: PromotionRequest) -> dict[str, Any]:
+    """What a ring request's sign-offs and decision name: the release, its manifest digest,
+    the environment and the ring."""
+    release = request.release
+    return {
+        "id": release.pk,
+        "name": f"{release.team.slug}/{release.name}@{release.version}",
+        "manifest_sha256": release.manifest_sha256,
+        "environment": request.environment,
+        "ring": request.target_ring,
     }

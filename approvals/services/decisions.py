@@ -22,13 +22,15 @@ from approvals.decision_verification import (  # noqa: F401 - re-exported: verif
     STATEMENT_TYPE,
     verify_decision_envelope,
 )
-from approvals.models import DecisionRecord, PromotionRequest
-from approvals.services.common import transition_request
+from approvals.models import DecisionRecord, PromotionRequest, RingEntry
+from approvals.services.common import release_subject, transition_request
 from approvals.services.webhooks import webhooks_enqueue
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import Conflict
 from registry import services as registry_services
+from registry.choices import VersionState
+from registry.models import ModelVersion
 
 
 def build_statement(
@@ -36,9 +38,14 @@ def build_statement(
 ) -> dict[str, Any]:
     version = request.version
     snapshot = request.policy_snapshot
-    return {
+    subject = [{"name": artifact_name(version), "digest": {"sha256": version.checksum}}]
+    if request.release_id:
+        # A ring request approves the release's whole manifest into one ring.
+        release = release_subject(request)
+        subject.append({"name": release["name"], "digest": {"sha256": release["manifest_sha256"]}})
+    statement = {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": artifact_name(version), "digest": {"sha256": version.checksum}}],
+        "subject": subject,
         "predicateType": PREDICATE_TYPE,
         "predicate": {
             "decision": "approved",
@@ -94,6 +101,9 @@ def build_statement(
             "development_key": signing.is_development_key(),
         },
     }
+    if request.release_id:
+        statement["predicate"]["release"] = release_subject(request)
+    return statement
 
 
 def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
@@ -134,7 +144,9 @@ def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
             "exceptions": [e.pk for e in assessment.exceptions],
         },
     )
-    if request.purpose == RequestPurpose.RECERTIFICATION:
+    if request.release_id:
+        approved = _enter_ring(actor=actor, request=request, now=now, expires_at=expires_at)
+    elif request.purpose == RequestPurpose.RECERTIFICATION:
         # The same version stays approved; its approval runs until the new expiry.
         approved = registry_services.version_approval_extend(
             actor=actor, version=version, request_id=request.pk, expires_at=expires_at
@@ -148,6 +160,61 @@ def approve_if_ready(*, actor: Any, request: PromotionRequest) -> bool:
 
     nudge_dispatcher()
     return True
+
+
+def _enter_ring(
+    *, actor: Any, request: PromotionRequest, now: Any, expires_at: Any
+) -> ModelVersion:
+    """A ring request's approval (ADR 0020): the release enters the ring (an append-only
+    ``RingEntry``), any candidate component is approved through the version-approval path
+    with this request as its reason, and ``release.ring_entered`` is audited. Approved
+    components keep their own approval and expiry. Returns the anchor as it is now."""
+    release = request.release
+    entry = RingEntry.objects.create(
+        release=release,
+        environment=request.environment,
+        ring=request.target_ring,
+        request=request,
+        entered_at=now,
+        entered_by=actor,
+    )
+    candidates = ModelVersion.objects.filter(
+        release_components__release=release, state=VersionState.CANDIDATE
+    ).order_by("id")
+    approved_ids = []
+    anchor = request.version
+    for version_id in candidates.values_list("id", flat=True):
+        approved = registry_services.version_approve(
+            actor=actor, version=version_id, request_id=request.pk, expires_at=expires_at
+        )
+        approved_ids.append(approved.pk)
+        if approved.pk == anchor.pk:
+            anchor = approved
+    record(
+        actor=actor,
+        verb=AuditVerb.RELEASE_RING_ENTERED,
+        target=release,
+        team_id=release.team_id,
+        data={
+            "release": release_subject(request),
+            "ring_entry": entry.pk,
+            "promotion_request": request.pk,
+            "entered_at": now.isoformat(),
+            "components_approved": approved_ids,
+            "before": {"rings": _rings_before(release, request.environment, entry.pk)},
+            "after": {"ring": request.target_ring},
+        },
+    )
+    return anchor
+
+
+def _rings_before(release: Any, environment: str, entry_id: int) -> list[str]:
+    return list(
+        RingEntry.objects.filter(release=release, environment=environment)
+        .exclude(pk=entry_id)
+        .order_by("entered_at", "id")
+        .values_list("ring", flat=True)
+    )
 
 
 def decision_record_for(request: PromotionRequest | int) -> dict[str, Any] | None:

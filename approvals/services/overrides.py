@@ -133,6 +133,8 @@ def check_override(
         transition_request(locked, "reopen")
         locked.decided_at = None
         locked.save()
+    if before == RequestState.CHANGES_REQUESTED and not locked.release_id:
+        # A ring request's components stay as they are (ADR 0020).
         registry_services.version_mark_candidate(
             actor=actor, version=locked.version, request_id=locked.pk
         )

@@ -25,6 +25,9 @@ POLICY_FIELDS = (
     "approval_validity_days",
     "retirement_grace_days",
     "lifecycle_rules",
+    "release_categories",
+    "ring_criteria",
+    "rollback_triggers",
 )
 
 
@@ -33,6 +36,11 @@ def default_policy() -> GovernancePolicy:
     if policy is None:
         raise Conflict("No default governance policy is configured.")
     return policy
+
+
+def applies_to_team(policy: GovernancePolicy, team_slug: str) -> bool:
+    """A policy's team filter: it names no team (all), or this one."""
+    return not policy.team_slugs or team_slug in policy.team_slugs
 
 
 def policy_for_version(version: ModelVersion) -> GovernancePolicy:
@@ -45,7 +53,9 @@ def policy_for_version(version: ModelVersion) -> GovernancePolicy:
     best: tuple[int, int] | None = None
     chosen = None
     for policy in GovernancePolicy.objects.filter(is_active=True).order_by("id"):
-        if policy.team_slugs and team_slug not in policy.team_slugs:
+        if policy.release_categories:
+            continue  # a release review policy judges ring requests only (release_policy)
+        if not applies_to_team(policy, team_slug):
             continue
         if policy.risk_ratings and version.risk_rating not in policy.risk_ratings:
             continue

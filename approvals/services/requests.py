@@ -83,35 +83,62 @@ def open_request(
     rollback_target: ModelVersion | None = None,
     rollback_plan: str = "",
     run_checks_now: bool | None = None,
+    release: Any = None,
+    environment: str = "",
+    target_ring: str = "",
+    now: Any = None,
 ) -> PromotionRequest:
     """Open a request on a version the caller holds locked and may act on: saved under
     ``policy`` (its snapshot unless one is given), audited, its checks enqueued on commit
-    (or run now). The one opening path of promotion and re-certification requests."""
+    (or run now). The one opening path of promotion, re-certification and ring requests
+    (``release``, ``environment`` and ``target_ring`` set: ``approvals.services.rings``)."""
     if rollback_target is not None and rollback_target.pk == version.pk:
         raise InvalidInput("A version cannot be its own rollback target.")
     request = PromotionRequest(
         version=version,
+        release=release,
+        environment=environment,
+        target_ring=target_ring,
         policy=policy,
         policy_snapshot=policy_snapshot or policy.snapshot(),
         purpose=purpose,
         requested_by=actor,
         rollback_target=rollback_target,
         rollback_plan=rollback_plan,
-        created_at=timezone.now(),
+        created_at=now or timezone.now(),
     )
     request.due_at = _due_at(request)
     try:
         with transaction.atomic():
             request.save()
     except IntegrityError as exc:
+        if release is not None:
+            raise Conflict(
+                f"Release {release} already has an open request for {target_ring} in {environment}."
+            ) from exc
         raise Conflict("This version already has an open promotion request.") from exc
     snapshot = request.policy_snapshot
+    ring_data = (
+        {
+            "release": {
+                "id": release.pk,
+                "name": release.name,
+                "version": release.version,
+                "manifest_sha256": release.manifest_sha256,
+            },
+            "environment": environment,
+            "ring": target_ring,
+        }
+        if release is not None
+        else {}
+    )
     record(
         actor=actor,
         verb=AuditVerb.PROMOTION_SUBMITTED,
         target=request,
         team_id=version.registered_model.team_id,
-        data={
+        data=ring_data
+        | {
             "version": version.pk,
             "purpose": purpose,
             "policy": {
@@ -174,7 +201,10 @@ def close_request(
         team_id=version.registered_model.team_id,
         data={"before": {"state": before}, "after": {"state": request.state}} | (extra or {}),
     )
-    if draft_reason is not None and version.state == VersionState.CANDIDATE:
+    # A ring request never returns its anchor to draft: the components' lifecycle is
+    # their own requests' (ADR 0020).
+    back_to_draft = draft_reason is not None and not request.release_id
+    if back_to_draft and version.state == VersionState.CANDIDATE:
         version = registry_services.version_return_to_draft(
             actor=actor, via=via, version=version, request_id=request.pk, reason=draft_reason
         )
