@@ -171,6 +171,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "version",
+            "release",
             "team",
             "model",
             "model_version",
@@ -187,6 +188,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
 class DeploymentWriteSerializer(StrictSerializer):
     version = IdField()
+    release = IdField(
+        required=False, allow_null=True, default=None, help_text="Required with a ring."
+    )
     environment = serializers.SlugField(max_length=64)
     ring = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     customer_scope = serializers.CharField(

@@ -13,8 +13,8 @@ from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import IllegalTransition, InvalidInput
 from core.permissions import Verb, require
-from registry.choices import VersionState
-from registry.models import Deployment, ModelVersion
+from registry.choices import ReleaseState, Ring, VersionState
+from registry.models import Deployment, ModelVersion, Release
 from registry.services.versions import _validation_to_invalid, lock_version
 
 
@@ -28,11 +28,14 @@ def deployment_record(
     ring: str = "",
     customer_scope: str = "",
     ended_at: datetime | None = None,
+    release: Release | int | None = None,
 ) -> Deployment:
     """Record that a version serves (or served) somewhere. Only approved versions may start.
 
     ``deprecated`` blocks new usage and ``retired`` allows no serving, so starting a
-    deployment of anything but an approved version is refused.
+    deployment of anything but an approved version is refused. Rings are governed states
+    of a release (ADR 0020): a ring needs ``release``, which must pin the version and
+    have entered that ring in that environment; a version alone names no ring.
     """
     locked = lock_version(version)
     team = locked.registered_model.team
@@ -46,11 +49,13 @@ def deployment_record(
         raise IllegalTransition(
             f"Only approved versions may be deployed; this version is {locked.state}."
         )
+    release_row = _release_for(release, version=locked, environment=environment, ring=ring)
     _not_in_future(started_at, "start")
     if ended_at is not None:
         _not_in_future(ended_at, "end")
     deployment = Deployment(
         version=locked,
+        release=release_row,
         environment=environment,
         ring=ring,
         customer_scope=customer_scope,
@@ -72,6 +77,7 @@ def deployment_record(
         team_id=team.pk,
         data={
             "version": locked.pk,
+            "release": release_row.pk if release_row else None,
             "environment": environment,
             "ring": ring,
             "customer_scope": customer_scope,
@@ -118,6 +124,51 @@ def deployment_end(*, actor: Any, deployment: Deployment | int, ended_at: dateti
         data={"before": {"ended_at": None}, "after": {"ended_at": ended_at.isoformat()}},
     )
     return locked
+
+
+def _release_for(
+    release: Release | int | None, *, version: ModelVersion, environment: str, ring: str
+) -> Release | None:
+    """The release a deployment serves, checked: the ring rules of ``deployment_record``.
+    Reads the ring entries through the reverse relation (the registry imports no
+    approvals code)."""
+    if ring and ring not in Ring.values:
+        raise InvalidInput(
+            f"Unknown ring {ring!r}: one of {', '.join(Ring.values)}.",
+            errors={"ring": ["unknown ring"]},
+        )
+    if release is None:
+        if ring:
+            raise InvalidInput(
+                f"A ring is a state of a release: name the release that entered {ring} "
+                f"in {environment} to deploy to it.",
+                errors={"release": ["required with a ring"]},
+            )
+        return None
+    pk = release.pk if isinstance(release, Release) else release
+    found = (
+        Release.objects.select_for_update(of=("self",))
+        .filter(pk=pk, team_id=version.registered_model.team_id)
+        .first()
+    )
+    if found is None:
+        raise InvalidInput(
+            "The release does not exist for this version's team.",
+            errors={"release": ["not found"]},
+        )
+    if found.state != ReleaseState.SUBMITTED:
+        raise IllegalTransition(f"Release {found} is {found.state}; it may not be deployed.")
+    if not found.components.filter(model_version=version).exists():
+        raise InvalidInput(
+            f"Version {version.version} is not a component of release {found}.",
+            errors={"version": ["not a component of the release"]},
+        )
+    if ring and not found.ring_entries.filter(environment=environment, ring=ring).exists():
+        raise IllegalTransition(
+            f"Release {found} has not entered {ring} in {environment}: request the ring "
+            "first (govboard release promote)."
+        )
+    return found
 
 
 # Clocks drift: a few minutes ahead is tolerated, a deployment dated later is not a record.

@@ -150,7 +150,8 @@ def record(world: World, version: ModelVersion, **overrides):
     body = {
         "version": version.pk,
         "environment": "production",
-        "ring": "general",
+        # Rings are release states (issue 13): a version-only deployment names none.
+        "ring": "",
         "customer_scope": "eu-enterprise",
         "started_at": (timezone.now() - timedelta(minutes=10)).isoformat(),
         **overrides,
@@ -173,7 +174,7 @@ def test_recording_a_deployment_of_an_approved_version_is_a_201_with_an_audit_ev
     )
     assert (body["environment"], body["ring"], body["customer_scope"], body["ended_at"]) == (
         "production",
-        "general",
+        "",
         "eu-enterprise",
         None,
     )
