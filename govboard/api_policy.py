@@ -44,6 +44,7 @@ API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:promotion-request-recheck": {"POST": PROMOTE},
     "v1:promotion-request-decision": {"GET": READ},
     "v1:signing-key": {"GET": Rule(TokenScope.READ, public=True)},
+    "v1:release-rings": {"GET": READ, "POST": PROMOTE},
     "v1:scorecard": {"GET": READ},
 }
 

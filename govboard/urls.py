@@ -3,7 +3,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from approvals import api as approvals_api
-from approvals import scorecard_api
+from approvals import rings_api, scorecard_api
 from core.ids import IdConverter
 from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
 from govboard import api_docs, health, landing
@@ -59,6 +59,7 @@ api_v1 = [
         name="promotion-request-decision",
     ),
     path("signing-key/", approvals_api.SigningKeyView.as_view(), name="signing-key"),
+    path("releases/<id:pk>/rings/", rings_api.ReleaseRingsView.as_view(), name="release-rings"),
     path("scorecard/", scorecard_api.ScorecardView.as_view(), name="scorecard"),
 ]
 

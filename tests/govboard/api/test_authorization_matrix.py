@@ -83,6 +83,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:promotion-request-decision", "GET"): NO_DECISION_YET,
     ("v1:signing-key", "GET"): PUBLIC,
     ("v1:scorecard", "GET"): READ_LIST,
+    ("v1:release-rings", "GET"): READ_OBJECT,
+    ("v1:release-rings", "POST"): write(201),
 }
 
 
@@ -167,6 +169,14 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
         ),
         ("v1:signing-key", "GET"): lambda: client.get("/api/v1/signing-key/"),
         ("v1:scorecard", "GET"): lambda: client.get("/api/v1/scorecard/"),
+        ("v1:release-rings", "GET"): lambda: client.get(
+            f"/api/v1/releases/{ring_release(world).pk}/rings/"
+        ),
+        ("v1:release-rings", "POST"): lambda: client.post(
+            f"/api/v1/releases/{ring_release(world).pk}/rings/",
+            {"environment": "production", "ring": "offline_validation"},
+            format="json",
+        ),
         ("v1:deployment-end", "POST"): lambda: client.post(
             f"/api/v1/deployments/{world.deployment_a.pk}/end/",
             {"ended_at": now.isoformat()},
@@ -174,6 +184,13 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
         ),
     }
     return requests[endpoint]()
+
+
+def ring_release(world: World):
+    """A release of team A's approved version, to read or request rings of (issue 13)."""
+    from tests.releases.factories import ReleaseFactory as RingReleaseFactory
+
+    return RingReleaseFactory(team=world.team_a, components=[world.approved_a])
 
 
 def test_the_expectation_table_covers_exactly_the_policy_table():
