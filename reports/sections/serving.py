@@ -4,7 +4,7 @@ registry's deployments, read through the same selector as the API's deployment l
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from core.permissions import Verb
 from registry.models import Deployment
 from registry.selectors import deployments_visible_to
+from registry.serving import deployments_serving
 from reports.scope import ReportScope
 from reports.sections.base import CHUNK_SIZE, Record, Section
 
@@ -36,17 +37,9 @@ def exportable(actor: Any, queryset: QuerySet[Deployment]) -> QuerySet[Deploymen
 
 
 def served_at(actor: Any, *, customer: str, at: datetime) -> QuerySet[Deployment]:
-    """The deployments serving ``customer`` at the moment ``at``: started at or before it,
-    not ended by it. One query (the permission filter is a subquery)."""
-    # The selector's window is half-open (started before "until"): one microsecond past
-    # ``at`` keeps a deployment that started exactly then.
-    queryset = deployments_visible_to(
-        actor,
-        customer_scope=customer,
-        active_from=at.isoformat(),
-        active_until=(at + timedelta(microseconds=1)).isoformat(),
-    )
-    return queryset.select_related("version__registered_model")
+    """The deployments serving ``customer`` at the moment ``at`` (``registry.serving``, the
+    one answer the API's ``/served/`` reads too)."""
+    return deployments_serving(actor, customer=customer, at=at)
 
 
 def serving_section(scope: ReportScope) -> Section:
