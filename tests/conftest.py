@@ -99,6 +99,7 @@ def reseed_governance_policies() -> None:
         apps, None
     )
     importlib.import_module("approvals.migrations.0004_release_runbook_policy").seed(apps, None)
+    importlib.import_module("approvals.migrations.0017_release_policies").seed(apps, None)
 
 
 @pytest.fixture
