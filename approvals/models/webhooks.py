@@ -18,6 +18,7 @@ WEBHOOK_VERBS = (
     AuditVerb.PROMOTION_APPROVED,
     AuditVerb.PROMOTION_REJECTED,
     AuditVerb.VERSION_DEPRECATED,
+    AuditVerb.INCIDENT_OPENED,  # issue 13: the anchor version of the release
 )
 
 

@@ -95,6 +95,7 @@ def notify(
     audience: Iterable[Audience] = CONTACTS,
     key: str | None = None,
     webhooks: bool = True,
+    also_to: Iterable[str] = (),
 ) -> Notification | None:
     """The outbox write for one notification, inside the transaction of the change that
     recorded ``event`` (the caller holds ``version`` locked, as the change left it).
@@ -102,6 +103,7 @@ def notify(
     ``key`` says what is notified, once (default: the event itself); a key already
     written — a second sweep, a reminder already sent — writes nothing and returns None.
     With ``webhooks`` the event also goes to the webhook endpoints that want its verb.
+    ``also_to``: addresses beyond the audience (a release's rollback owner).
     Nothing is sent here: the relay sends after commit, so a rollback sends nothing.
     """
     if not transaction.get_connection().in_atomic_block:
@@ -110,6 +112,7 @@ def notify(
     if webhooks:
         webhooks_enqueue(event=event, version=version)
     recipients = recipients_for(version.registered_model, audience)
+    recipients = list(dict.fromkeys([*recipients, *(a.strip().lower() for a in also_to if a)]))
     if not recipients or Notification.objects.filter(key=key).exists():
         return None
     notification = _notification(Notice(event, version, subject, body, key), recipients)
