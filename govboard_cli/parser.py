@@ -236,4 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--customer-scope")
     deploy.add_argument("--started-at", default="now", help="ISO 8601 with zone (default now)")
     deploy.add_argument("--ended-at")
+    deploy.add_argument("--release", type=_positive_id, metavar="ID", help="needed with --ring")
+
+    release = add("release", "A release's rings: request the next one, read where it stands.")
+    release_sub = release.add_subparsers(dest="release_command", metavar="ACTION", required=True)
+    promote_ring = release_sub.add_parser(
+        "promote", help="Request entry to a ring and wait for the automated checks."
+    )
+    _common_options(promote_ring, suppress=True)
+    promote_ring.add_argument("release", type=_positive_id, metavar="ID")
+    promote_ring.add_argument("--environment", required=True)
+    promote_ring.add_argument("--ring", required=True)
+    _checks_wait_options(promote_ring)
+    rings = release_sub.add_parser("rings", help="The release's ring state per environment.")
+    _common_options(rings, suppress=True)
+    rings.add_argument("release", type=_positive_id, metavar="ID")
     return parser

@@ -12,6 +12,7 @@ from .deployments import cmd_record_deployment
 from .evidence import cmd_link_dataset, cmd_upload_evidence
 from .promotion import cmd_recheck, cmd_request_promotion, cmd_withdraw
 from .register import cmd_register
+from .rings import cmd_release
 from .status import cmd_decision, cmd_status
 
 Command = Callable[[Client, argparse.Namespace, Output], int]
@@ -26,6 +27,7 @@ COMMANDS: dict[str, Command] = {
     "status": cmd_status,
     "decision": cmd_decision,
     "record-deployment": cmd_record_deployment,
+    "release": cmd_release,
 }
 
 __all__ = ["COMMANDS", "Command"]

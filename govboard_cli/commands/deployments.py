@@ -19,6 +19,7 @@ def cmd_record_deployment(client: Client, args: argparse.Namespace, out: Output)
     }
     optional = {
         "ring": args.ring,
+        "release": args.release,
         "customer_scope": args.customer_scope,
         "ended_at": timestamp(args.ended_at, "--ended-at"),
     }

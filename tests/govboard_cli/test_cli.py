@@ -293,7 +293,7 @@ def test_a_deployment_of_an_approved_version_is_recorded_and_a_draft_is_refused(
 
     code, deployment, err = run(
         "record-deployment", "--url", ci.url, "--version", str(version["id"]),
-        "--environment", "production", "--ring", "canary", "--customer-scope", "eu",
+        "--environment", "production", "--customer-scope", "eu",
         "--started-at", "2025-01-31T12:00:00Z",
     )  # fmt: skip
 
