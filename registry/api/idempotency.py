@@ -39,7 +39,10 @@ def idempotent(request: Request, *, endpoint: str, act: Callable[[], Response]) 
     """
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return act()
+        # The same one transaction, without a key to claim: the service inside needs no
+        # savepoint of its own (a refusal rolls this back whole).
+        with transaction.atomic():
+            return act()
     if not _KEY.match(key):
         raise InvalidInput("Idempotency-Key must be 1-200 printable ASCII characters.")
     print_ = fingerprint({"endpoint": endpoint, "body": request.data})

@@ -118,13 +118,18 @@ class VersionListCreateView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         team_slug, model_name = data.pop("team"), data.pop("model")
-        model = (
+        # The model and its team only (the owners are not needed), no ordering: at most one
+        # row matches (team, name).
+        found = list(
             selectors.models_visible_to(request.user)
+            .select_related(None)
+            .select_related("team")
             .filter(team__slug=team_slug, name=model_name)
-            .first()
+            .order_by()[:1]
         )
-        if model is None:
+        if not found:
             raise Http404("No such registered model. Create it with PUT /api/v1/teams/…/models/….")
+        model = found[0]
         base_id = data.pop("base_model_version", None)
         if base_id is not None:
             base = selectors.versions_visible_to(request.user).filter(pk=base_id).first()

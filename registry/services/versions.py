@@ -99,7 +99,6 @@ def registered_model_upsert(
     return model, existing is None
 
 
-@transaction.atomic
 def version_register(
     *,
     actor: Any,
@@ -156,25 +155,32 @@ def version_register(
         )
     except ValidationError as exc:
         raise _validation_to_invalid(exc, "The version metadata is invalid.") from exc
-    try:
-        # A savepoint, so a concurrent registration of the same version (unique
-        # constraint) leaves this transaction usable and we can answer idempotently.
-        with transaction.atomic():
-            candidate.save()
-    except IntegrityError:
-        existing = ModelVersion.objects.filter(
-            registered_model=registered_model, version_core=parsed.core
-        ).first()
-        if existing is None:
-            raise
+    # The refusals above only read. The writes: one transaction, and inside the API's
+    # (which claims the Idempotency-Key in it) no savepoint of its own (issue 14); a
+    # conflict is raised after it, so a caller's enclosing transaction stays usable.
+    existing = None
+    with transaction.atomic(savepoint=False):
+        try:
+            # The one savepoint: a concurrent registration of the same version (unique
+            # constraint) leaves the transaction usable, to answer idempotently.
+            with transaction.atomic():
+                candidate.save()
+        except IntegrityError:
+            existing = ModelVersion.objects.filter(
+                registered_model=registered_model, version_core=parsed.core
+            ).first()
+            if existing is None:
+                raise
+        else:
+            record(
+                actor=actor,
+                verb=AuditVerb.VERSION_REGISTERED,
+                target=candidate,
+                team_id=registered_model.team_id,
+                data={"before": None, "after": _version_snapshot(candidate)},
+            )
+    if existing is not None:
         return _existing_registration(existing, version=version, checksum=checksum), False
-    record(
-        actor=actor,
-        verb=AuditVerb.VERSION_REGISTERED,
-        target=candidate,
-        team_id=registered_model.team_id,
-        data={"before": None, "after": _version_snapshot(candidate)},
-    )
     return candidate, True
 
 
