@@ -46,6 +46,8 @@ API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:signing-key": {"GET": Rule(TokenScope.READ, public=True)},
     "v1:release-rings": {"GET": READ, "POST": PROMOTE},
     "v1:scorecard": {"GET": READ},
+    "v1:release-list": {"GET": READ, "POST": REGISTER},
+    "v1:release-detail": {"GET": READ},
 }
 
 

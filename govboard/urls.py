@@ -7,6 +7,7 @@ from approvals import rings_api, scorecard_api
 from core.ids import IdConverter
 from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
 from govboard import api_docs, health, landing
+from registry.api import releases as release_api
 from registry.api import views as registry_api
 
 register_converter(IdConverter, "id")
@@ -61,6 +62,8 @@ api_v1 = [
     path("signing-key/", approvals_api.SigningKeyView.as_view(), name="signing-key"),
     path("releases/<id:pk>/rings/", rings_api.ReleaseRingsView.as_view(), name="release-rings"),
     path("scorecard/", scorecard_api.ScorecardView.as_view(), name="scorecard"),
+    path("releases/", release_api.ReleaseListCreateView.as_view(), name="release-list"),
+    path("releases/<id:pk>/", release_api.ReleaseDetailView.as_view(), name="release-detail"),
 ]
 
 urlpatterns = [

@@ -260,6 +260,8 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets share the field name "kind": name both (no W001 under --deploy).
         "ModelKindEnum": "registry.choices.ModelKind",
         "EvidenceKindEnum": "registry.choices.EvidenceKind",
+        "ReleaseStateEnum": "registry.choices.ReleaseState",
+        "ReleaseComponentKindEnum": "registry.choices.ReleaseComponentKind",
     },
 }
 

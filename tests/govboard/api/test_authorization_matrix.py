@@ -16,6 +16,7 @@ from django.utils import timezone
 from approvals.models import PromotionRequest
 from govboard.api_policy import API_POLICY
 from registry.models import Deployment, ModelVersion
+from tests.releases.factories import ReleaseFactory
 from tests.world import APPROVER_CALLERS, CALLERS, World, assert_problem
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +86,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:scorecard", "GET"): READ_LIST,
     ("v1:release-rings", "GET"): READ_OBJECT,
     ("v1:release-rings", "POST"): write(201),
+    ("v1:release-list", "GET"): READ_LIST,
+    ("v1:release-list", "POST"): write(201),
+    ("v1:release-detail", "GET"): READ_OBJECT,
 }
 
 
@@ -177,6 +181,13 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
             {"environment": "production", "ring": "offline_validation"},
             format="json",
         ),
+        ("v1:release-list", "GET"): lambda: client.get("/api/v1/releases/"),
+        ("v1:release-list", "POST"): lambda: client.post(
+            "/api/v1/releases/", release_payload(world), format="json"
+        ),
+        ("v1:release-detail", "GET"): lambda: client.get(
+            f"/api/v1/releases/{ReleaseFactory(team=world.team_a, components=[]).pk}/"
+        ),
         ("v1:deployment-end", "POST"): lambda: client.post(
             f"/api/v1/deployments/{world.deployment_a.pk}/end/",
             {"ended_at": now.isoformat()},
@@ -184,6 +195,23 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
         ),
     }
     return requests[endpoint]()
+
+
+def release_payload(world: World) -> dict:
+    notes = {field: "Stated." for field in ("what_changed", "why", "data_used", "known_risks")} | {
+        "expected_benefits": "Better answers.",
+        "channels_tested": ["web"],
+        "rollback_triggers": ["p95 latency over 800 ms"],
+        "rollback_owner": "viewer",
+        "rollback_feature_flag": "support-stack-v1",
+    }
+    return {
+        "team": "alpha",
+        "name": "support-stack",
+        "version": "1.0.0",
+        "components": [{"kind": world.model_a.kind, "model_version": world.approved_a.pk}],
+        "notes": notes,
+    }
 
 
 def ring_release(world: World):
