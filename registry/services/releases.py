@@ -332,13 +332,16 @@ def release_create(
         target=release,
         team_id=team.pk,
         data={
-            "name": name,
-            "version": release.version,
-            "manifest_sha256": release.manifest_sha256,
-            "components": len(manifest),
-            "previous_release": previous.pk if previous else None,
-            "change_categories": [item["category"] for item in release.change_categories],
-            "submitted_at": (now or timezone.now()).isoformat(),
+            "before": None,
+            "after": {
+                "name": name,
+                "version": release.version,
+                "manifest_sha256": release.manifest_sha256,
+                "components": len(manifest),
+                "previous_release": previous.pk if previous else None,
+                "change_categories": [item["category"] for item in release.change_categories],
+                "submitted_at": (now or timezone.now()).isoformat(),
+            },
         },
     )
     return release

@@ -59,8 +59,8 @@ def test_a_release_of_model_threshold_and_sdk_pins_each_component_with_its_diges
     assert release.components.count() == 5
     assert release_integrity(release) == []
     event = AuditEvent.objects.get(verb=AuditVerb.RELEASE_SUBMITTED)
-    assert event.data["manifest_sha256"] == release.manifest_sha256
-    assert event.data["change_categories"] == [
+    assert event.data["after"]["manifest_sha256"] == release.manifest_sha256
+    assert event.data["after"]["change_categories"] == [
         "base_model",
         "config_logic",
         "threshold",
