@@ -52,7 +52,7 @@ UNDECIDED_VERSION_STATES = frozenset({DRAFT, CANDIDATE})
 BLOCKED_VERSION_STATES = frozenset({DEPRECATED, RETIRED})
 
 # ------------------------------------------------------------------ kinds and uses
-MODEL_KINDS = ("model", "adapter", "prompt", "config")  # registry.choices.ModelKind
+MODEL_KINDS = ("model", "adapter", "prompt", "config", "sdk")  # registry.choices.ModelKind
 EVIDENCE_KINDS = (  # registry.choices.EvidenceKind
     "sbom",
     "provenance",

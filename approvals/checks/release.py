@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
+
 from approvals.checks.context import CheckContext, CheckOutcome, make_outcome
 from approvals.choices import (
     ALWAYS_CRITICAL_RING_CHECKS,
@@ -116,12 +118,19 @@ def release_facts(release: Release) -> ReleaseFacts:
         (e.environment, e.ring): e
         for e in RingEntry.objects.filter(release=release).select_related("entered_by")
     }
-    # The newest report per (environment, ring): PostgreSQL's DISTINCT ON, one query.
+    # The newest report per (environment, ring), one query on every backend (the embedded
+    # SQLite default has no DISTINCT ON): each row is kept only if no newer one exists, a
+    # probe of the (release, environment, ring, -window_end) index.
+    newest = (
+        MonitoringReport.objects.filter(
+            release=release, environment=OuterRef("environment"), ring=OuterRef("ring")
+        )
+        .order_by("-window_end", "-id")
+        .values("pk")[:1]
+    )
     latest = {
         (r.environment, r.ring): r
-        for r in MonitoringReport.objects.filter(release=release)
-        .order_by("environment", "ring", "-window_end", "-id")
-        .distinct("environment", "ring")
+        for r in MonitoringReport.objects.filter(release=release, pk=Subquery(newest))
     }
     incidents = list(
         Incident.objects.filter(

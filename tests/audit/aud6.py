@@ -59,6 +59,10 @@ CREATION_VERBS = frozenset(
         AuditVerb.POLICY_CREATED,
         AuditVerb.ADMIN_OBJECT_CREATED,
         AuditVerb.SCHEDULE_RUN_REQUESTED,
+        # issue 13: a release, a monitoring report and an incident are new with their event
+        AuditVerb.RELEASE_SUBMITTED,
+        AuditVerb.MONITORING_REPORT_UPLOADED,
+        AuditVerb.INCIDENT_OPENED,
     }
 )
 # Verbs whose target is gone after the event: "before" says what was, "after" is None.

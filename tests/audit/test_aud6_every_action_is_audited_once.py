@@ -36,6 +36,8 @@ WRITES: dict[tuple[str, str], tuple[AuditVerb, ...]] = {
     ("v1:promotion-request-recheck", "POST"): (AuditVerb.PROMOTION_RECHECK_REQUESTED,),
     # A ring request of a release (issue 13): a promotion request of its anchor.
     ("v1:release-rings", "POST"): (AuditVerb.PROMOTION_SUBMITTED,),
+    # Submitting a release (issue 13).
+    ("v1:release-list", "POST"): (AuditVerb.RELEASE_SUBMITTED,),
 }
 # Exempt from writing an event because they change nothing: every GET (and HEAD/OPTIONS,
 # which follow the GET rule). AUD-6 asserts they write exactly zero events.

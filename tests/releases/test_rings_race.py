@@ -12,15 +12,14 @@ from audit.models import AuditEvent
 from audit.verbs import AuditVerb
 from core.errors import Conflict
 from tests.approvals.factories import ci_user
-from tests.approvals.test_races import together
+from tests.approvals.test_races import postgresql_only, together  # noqa: F401 (fixture)
 from tests.releases.rings_helpers import model_component, stack_release
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_two_concurrent_requests_for_the_same_ring_give_one_request_and_one_event(
-    seeded_policies,
-):
+@pytest.mark.usefixtures("postgresql_only")
+def test_two_concurrent_requests_for_the_same_ring_give_one_request_and_one_event():
     release = stack_release()
     ci = ci_user(release.team)
 

@@ -186,7 +186,7 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
             "/api/v1/releases/", release_payload(world), format="json"
         ),
         ("v1:release-detail", "GET"): lambda: client.get(
-            f"/api/v1/releases/{ReleaseFactory(team=world.team_a, components=[]).pk}/"
+            f"/api/v1/releases/{ring_release(world).pk}/"
         ),
         ("v1:deployment-end", "POST"): lambda: client.post(
             f"/api/v1/deployments/{world.deployment_a.pk}/end/",
@@ -215,10 +215,15 @@ def release_payload(world: World) -> dict:
 
 
 def ring_release(world: World):
-    """A release of team A's approved version, to read or request rings of (issue 13)."""
-    from tests.releases.factories import ReleaseFactory as RingReleaseFactory
-
-    return RingReleaseFactory(team=world.team_a, components=[world.approved_a])
+    """A release of team A's approved version, to read or request rings of (issue 13). Its
+    people are the world's, so a refused call leaves the users table as it was."""
+    viewer = world.users["viewer"]
+    return ReleaseFactory(
+        team=world.team_a,
+        components=[world.approved_a],
+        rollback_owner=viewer,
+        created_by=viewer,
+    )
 
 
 def test_the_expectation_table_covers_exactly_the_policy_table():
