@@ -8,6 +8,7 @@ from core.ids import IdConverter
 from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
 from govboard import api_docs, health, landing
 from registry.api import releases as release_api
+from registry.api import serving as serving_api
 from registry.api import views as registry_api
 
 register_converter(IdConverter, "id")
@@ -64,6 +65,7 @@ api_v1 = [
     path("scorecard/", scorecard_api.ScorecardView.as_view(), name="scorecard"),
     path("releases/", release_api.ReleaseListCreateView.as_view(), name="release-list"),
     path("releases/<id:pk>/", release_api.ReleaseDetailView.as_view(), name="release-detail"),
+    path("served/", serving_api.ServedAtView.as_view(), name="served-at"),
 ]
 
 urlpatterns = [

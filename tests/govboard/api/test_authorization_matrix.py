@@ -84,6 +84,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:promotion-request-decision", "GET"): NO_DECISION_YET,
     ("v1:signing-key", "GET"): PUBLIC,
     ("v1:scorecard", "GET"): READ_LIST,
+    ("v1:served-at", "GET"): READ_LIST,
     ("v1:release-rings", "GET"): READ_OBJECT,
     ("v1:release-rings", "POST"): write(201),
     ("v1:release-list", "GET"): READ_LIST,
@@ -173,6 +174,9 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
         ),
         ("v1:signing-key", "GET"): lambda: client.get("/api/v1/signing-key/"),
         ("v1:scorecard", "GET"): lambda: client.get("/api/v1/scorecard/"),
+        ("v1:served-at", "GET"): lambda: client.get(
+            "/api/v1/served/", {"customer": "acme", "at": "2026-11-01T00:00:00+00:00"}
+        ),
         ("v1:release-rings", "GET"): lambda: client.get(
             f"/api/v1/releases/{ring_release(world).pk}/rings/"
         ),
