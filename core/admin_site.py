@@ -17,12 +17,52 @@ from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.urls import URLPattern, path
 
+from core.pagination import UncountedPaginator, page_number_of
+
 
 @dataclass(frozen=True)
 class AdminPage:
     route: str
     view: Callable[..., Any]
     name: str
+
+
+class UncountedListAdmin:
+    """Mixed in front of every ModelAdmin the site registers (issue 14): a changelist
+    never counts its table, filtered or not. Django's ChangeList counts twice — the
+    paginator's ``count`` for the filtered rows and ``root_queryset.count()`` when
+    ``show_full_result_count`` — so the full count is off and the paginator's count is
+    the rows before the page plus the page and one more (``UncountedPaginator``).
+    No "Show all" either (``list_max_show_all = 0``)."""
+
+    show_full_result_count = False
+    list_max_show_all = 0
+
+    def get_paginator(
+        self,
+        request: Any,
+        queryset: Any,
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> UncountedPaginator:
+        return UncountedPaginator(
+            queryset,
+            per_page,
+            page_number=page_number_of(request),
+            allow_empty_first_page=allow_empty_first_page,
+        )
+
+
+def uncounted(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
+    """``admin_class`` with ``UncountedListAdmin`` in front (its own class if it has it)."""
+    if issubclass(admin_class, UncountedListAdmin):
+        return admin_class
+    return type(
+        admin_class.__name__,
+        (UncountedListAdmin, admin_class),
+        {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
+    )
 
 
 class GovboardAdminSite(admin.AdminSite):
@@ -36,6 +76,16 @@ class GovboardAdminSite(admin.AdminSite):
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
         self._pages: dict[str, AdminPage] = {}
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Django's register, with every admin made uncounted (``UncountedListAdmin``):
+        the rule is the site's, so a new or third-party admin cannot forget it."""
+        admin_class = uncounted(admin_class or admin.ModelAdmin)
+        if options:
+            # Django builds a subclass from the options; build it here so ours stays first.
+            options["__module__"] = __name__
+            admin_class = uncounted(type(f"{admin_class.__name__}Admin", (admin_class,), options))
+        super().register(model_or_iterable, admin_class)
 
     def register_page(self, route: str, view: Callable[..., Any], *, name: str) -> None:
         """Add a page at ``/admin/<route>`` named ``admin:<name>``; one name, one page."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Prefetch
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -356,9 +356,11 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
     )
 
     def get_queryset(self, request):
-        # requests_visible_to annotates ``is_overdue`` (the overdue column and filter).
-        return selectors.requests_visible_to(request.user).annotate(
-            _signoff_count=Count("signoffs")
+        # requests_visible_to annotates ``is_overdue`` (the overdue column and filter). The
+        # sign-offs are prefetched for the page's rows only: a COUNT annotation grouped every
+        # request before the LIMIT (issue 14: a 28 MB sort to show 100 rows).
+        return selectors.requests_visible_to(request.user).prefetch_related(
+            Prefetch("signoffs", queryset=SignOff.objects.only("id", "request_id").order_by())
         )
 
     @admin.display(description="waiting for")
@@ -383,10 +385,10 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
     def overdue(self, obj: PromotionRequest) -> bool:
         return bool(getattr(obj, "is_overdue", False))
 
-    @admin.display(description="sign-offs", ordering="_signoff_count")
+    @admin.display(description="sign-offs")
     def signoff_count(self, obj: PromotionRequest) -> str:
         required = sum(obj.policy_snapshot.get("required_roles", {}).values())
-        return f"{obj._signoff_count}/{required}"
+        return f"{len(obj.signoffs.all())}/{required}"
 
     def has_add_permission(self, request):
         return False  # requests come from CI through the API (one code path)
