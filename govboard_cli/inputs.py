@@ -37,17 +37,17 @@ def reconciled_checksum(declared: str | None, path: str | None, what: str) -> st
     return computed
 
 
-def load_metadata(path: str | None) -> dict[str, Any]:
-    """The --metadata file: a JSON object (nothing given: an empty one)."""
+def load_metadata(path: str | None, what: str = "metadata file") -> dict[str, Any]:
+    """A JSON object file (--metadata, a release's --file; nothing given: an empty one)."""
     if not path:
         return {}
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"Cannot read metadata file {path}: {exc}") from exc
+        raise UsageError(f"Cannot read {what} {path}: {exc}") from exc
     if not isinstance(data, dict):
-        raise UsageError(f"The metadata file {path} must hold a JSON object.")
+        raise UsageError(f"The {what} {path} must hold a JSON object.")
     return data
 
 

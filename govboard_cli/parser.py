@@ -238,8 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--ended-at")
     deploy.add_argument("--release", type=_positive_id, metavar="ID", help="needed with --ring")
 
-    release = add("release", "A release's rings: request the next one, read where it stands.")
+    release = add("release", "Submit a release, read it, request its next ring.")
     release_sub = release.add_subparsers(dest="release_command", metavar="ACTION", required=True)
+    create = release_sub.add_parser("create", help="Submit a release from a JSON file.")
+    _common_options(create, suppress=True)
+    create.add_argument("--file", required=True, metavar="FILE", help="the release as JSON")
+    create.add_argument("--idempotency-key", help="default: derived from the payload")
+    show = release_sub.add_parser("show", help="A release's notes, components, categories, rings.")
+    _common_options(show, suppress=True)
+    show.add_argument("release", type=_positive_id, metavar="ID")
     promote_ring = release_sub.add_parser(
         "promote", help="Request entry to a ring and wait for the automated checks."
     )
