@@ -12,6 +12,7 @@ from registry.admin.deployments import DeploymentAdmin
 from registry.admin.findings import VulnerabilityFindingAdmin
 from registry.admin.model_card_page import model_card_view
 from registry.admin.owner import my_models_view
+from registry.admin.releases import ReleaseAdmin
 from registry.admin.teams import TeamAdmin
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "DeploymentAdmin",
     "ModelVersionAdmin",
     "RegisteredModelAdmin",
+    "ReleaseAdmin",
     "RetireForm",
     "ServiceAccountAdmin",
     "TeamAdmin",

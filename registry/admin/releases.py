@@ -1,0 +1,110 @@
+"""Releases in the admin: read-only (CI creates them), with their diff and a Withdraw button.
+
+The changelist searches by exact name, name prefix (``name__startswith`` on the
+(team, name, semver_key) index) or exact "name version"; nothing counts the table
+(``UncountedPaginator``). The change page reads components, ring entries, ring requests,
+the latest monitoring reports and incidents through prefetches: a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Prefetch, Q
+
+from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
+from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
+from core.pagination import UncountedPaginator
+from core.permissions import Verb, allowed
+from registry.choices import ReleaseState
+from registry.models import Release
+from registry.release_diff import release_diff
+from registry.services.releases import release_withdraw
+
+
+def _withdraw(request: Any, release: Release, data: dict[str, Any]) -> Release:
+    return release_withdraw(request.user, release=release, reason=data["reason"])
+
+
+@admin.register(Release)
+class ReleaseAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "version", "team", "state", "categories", "created_at")
+    list_filter = (team_filter("team"), "state")
+    list_select_related = ("team",)
+    search_fields = ("name",)
+    show_full_result_count = False
+    paginator = UncountedPaginator
+    change_form_template = "admin/registry/release/change_form.html"
+    service_actions = (
+        ServiceAction(
+            name="withdraw",
+            label="Withdraw",
+            form_class=reason_form("Why is the release withdrawn?"),
+            run=_withdraw,
+            available=lambda request, release: (
+                release.state == ReleaseState.SUBMITTED
+                and allowed(request.user, Verb.REGISTER, release.team)
+            ),
+            success_message="Release withdrawn.",
+            refusal="Only a submitted release of your team can be withdrawn.",
+        ),
+    )
+
+    @admin.display(description="categories")
+    def categories(self, release: Release) -> str:
+        return ", ".join(c.get("category", "") for c in release.change_categories or [])
+
+    def get_search_results(self, request: Any, queryset: Any, search_term: str) -> Any:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        name, _, version = term.partition(" ")
+        if version:
+            return queryset.filter(name=name, version=version.strip()), False
+        return queryset.filter(Q(name=term) | Q(name__startswith=term)), False
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        # Team scoping (``get_queryset``) decides which releases; any team member may look.
+        return super().has_view_permission(request, obj) or sees_any_team(request)
+
+    def has_module_permission(self, request: Any) -> bool:
+        return super().has_module_permission(request) or sees_any_team(request)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def change_view(self, request: Any, object_id: str, form_url: str = "", extra_context=None):
+        extra_context = dict(extra_context or {})
+        release = (
+            self.get_queryset(request)
+            .select_related("team", "previous_release", "rollback_owner", "created_by")
+            .prefetch_related(
+                "components__model_version__registered_model",
+                "components__dataset_version__dataset",
+                "components__evaluation",
+                "ring_entries",
+                "ring_requests",
+                "incidents",
+                Prefetch(
+                    "monitoring_reports",
+                    queryset=Release.monitoring_reports.rel.related_model._default_manager.order_by(
+                        "-id"
+                    ),
+                    to_attr="all_reports",
+                ),
+            )
+            .filter(pk=object_id)
+            .first()
+        )
+        if release is not None:
+            extra_context["release"] = release
+            extra_context["diff"] = release_diff(release)
+            extra_context["latest_reports"] = release.all_reports[:10]
+        return super().change_view(request, object_id, form_url, extra_context)
