@@ -209,7 +209,14 @@ def assess(
     if signoffs is None:
         signoffs = list(SignOff.objects.filter(request=request).select_related("signer"))
     if digests is None:
-        digests = current_digests(request.version)
+        # An approved request is judged by what it was approved on (its last check run's
+        # digests, which its sign-offs are bound to). Evidence an approved version takes
+        # afterwards (monitoring scans, re-certification, issue 12) is for the lifecycle
+        # rules and the next request, not a reason to void signatures already acted on.
+        if request.state == RequestState.APPROVED and request.checked_evidence:
+            digests = request.checked_evidence
+        else:
+            digests = current_digests(request.version)
     snapshot = request.policy_snapshot
     latest = latest_run_results(results)
     live_exceptions = {e.check_result_id: e for e in exceptions if e.expires_at > now}
