@@ -49,6 +49,7 @@ API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:release-list": {"GET": READ, "POST": REGISTER},
     "v1:release-detail": {"GET": READ},
     "v1:served-at": {"GET": READ},
+    "v1:release-monitoring-reports": {"GET": READ, "POST": EVIDENCE},
 }
 
 

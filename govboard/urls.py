@@ -3,7 +3,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from approvals import api as approvals_api
-from approvals import rings_api, scorecard_api
+from approvals import monitoring_api, rings_api, scorecard_api
 from core.ids import IdConverter
 from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
 from govboard import api_docs, health, landing
@@ -66,6 +66,11 @@ api_v1 = [
     path("releases/", release_api.ReleaseListCreateView.as_view(), name="release-list"),
     path("releases/<id:pk>/", release_api.ReleaseDetailView.as_view(), name="release-detail"),
     path("served/", serving_api.ServedAtView.as_view(), name="served-at"),
+    path(
+        "releases/<id:pk>/monitoring-reports/",
+        monitoring_api.ReleaseMonitoringReportsView.as_view(),
+        name="release-monitoring-reports",
+    ),
 ]
 
 urlpatterns = [

@@ -161,6 +161,7 @@ def incident_create(
         target=incident,
         team_id=team.pk,
         data={
+            "before": None,
             "after": {**_snapshot(incident, names), "source": source},
             "release_id": release.pk if release else None,
             "version_ids": [v.pk for v in versions],

@@ -261,13 +261,19 @@ def monitoring_report_upload(
         target=report,
         team_id=release.team_id,
         data={
-            "release_id": release.pk,
-            "environment": environment,
-            "ring": ring,
-            "window": [fields["window_start"].isoformat(), fields["window_end"].isoformat()],
-            "body_sha256": digest,
-            "breaches": len(breaches),
-            "triggers": [t.get("name") for t in triggers],
+            "before": None,
+            "after": {
+                "release_id": release.pk,
+                "environment": environment,
+                "ring": ring,
+                "window": [
+                    fields["window_start"].isoformat(),
+                    fields["window_end"].isoformat(),
+                ],
+                "body_sha256": digest,
+                "breaches": len(breaches),
+                "triggers": [t.get("name") for t in triggers],
+            },
         },
     )
     incident = _act_on_breaches(actor, release, report, breaches, now) if breaches else None

@@ -102,6 +102,20 @@ def _version_button(name: str, source: str, target: str, verb: AuditVerb):
     return use
 
 
+def _withdraw_release() -> Use:
+    from tests.registry.factories import team_member
+    from tests.releases.factories import ReleaseFactory
+
+    release = ReleaseFactory()
+    registrar = team_member(release.team, "register_versions")
+    return Use(
+        Acting(user=registrar),
+        f"/admin/registry/release/{release.pk}/withdraw/",
+        {"reason": "superseded by 2.0"},
+        (AuditVerb.RELEASE_WITHDRAWN,),
+    )
+
+
 def _triage() -> Use:
     version = ready_version()
     team = version.registered_model.team
@@ -234,6 +248,7 @@ CASES: dict[tuple[str, str], Callable[[], Use]] = {
         "retire", "deprecated", "retired", AuditVerb.VERSION_RETIRED
     ),
     ("registry.vulnerabilityfinding", "triage"): _triage,
+    ("registry.release", "withdraw"): _withdraw_release,
     ("registry.team", "grant_role"): _team_role("grant_role", AuditVerb.TEAM_ROLE_GRANTED),
     ("registry.team", "revoke_role"): _team_role("revoke_role", AuditVerb.TEAM_ROLE_REVOKED),
     ("approvals.promotionrequest", "sign"): _sign,

@@ -38,6 +38,8 @@ WRITES: dict[tuple[str, str], tuple[AuditVerb, ...]] = {
     ("v1:release-rings", "POST"): (AuditVerb.PROMOTION_SUBMITTED,),
     # Submitting a release (issue 13).
     ("v1:release-list", "POST"): (AuditVerb.RELEASE_SUBMITTED,),
+    # A monitoring report within every trigger (issue 13): stored, no incident.
+    ("v1:release-monitoring-reports", "POST"): (AuditVerb.MONITORING_REPORT_UPLOADED,),
 }
 # Exempt from writing an event because they change nothing: every GET (and HEAD/OPTIONS,
 # which follow the GET rule). AUD-6 asserts they write exactly zero events.

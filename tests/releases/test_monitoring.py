@@ -130,7 +130,8 @@ def test_a_clean_report_is_stored_with_no_breach_and_opens_no_incident(release):
     assert result.report.breaches == []
     assert Incident.objects.count() == 0
     event = AuditEvent.objects.get(verb=AuditVerb.MONITORING_REPORT_UPLOADED)
-    assert (event.data["breaches"], event.data["body_sha256"]) == (0, result.report.body_sha256)
+    uploaded = event.data["after"]
+    assert (uploaded["breaches"], uploaded["body_sha256"]) == (0, result.report.body_sha256)
 
 
 def test_a_p95_latency_breach_opens_one_blocking_incident_and_tells_the_rollback_owner(

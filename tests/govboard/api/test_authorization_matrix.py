@@ -90,6 +90,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:release-list", "GET"): READ_LIST,
     ("v1:release-list", "POST"): write(201),
     ("v1:release-detail", "GET"): READ_OBJECT,
+    ("v1:release-monitoring-reports", "GET"): READ_OBJECT,
+    ("v1:release-monitoring-reports", "POST"): write(201),
 }
 
 
@@ -185,6 +187,14 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
             {"environment": "production", "ring": "offline_validation"},
             format="json",
         ),
+        ("v1:release-monitoring-reports", "GET"): lambda: client.get(
+            f"/api/v1/releases/{ring_release(world).pk}/monitoring-reports/"
+        ),
+        ("v1:release-monitoring-reports", "POST"): lambda: client.post(
+            f"/api/v1/releases/{monitored_release(world).pk}/monitoring-reports/",
+            monitoring_body(),
+            format="json",
+        ),
         ("v1:release-list", "GET"): lambda: client.get("/api/v1/releases/"),
         ("v1:release-list", "POST"): lambda: client.post(
             "/api/v1/releases/", release_payload(world), format="json"
@@ -228,6 +238,34 @@ def ring_release(world: World):
         rollback_owner=viewer,
         created_by=viewer,
     )
+
+
+def monitored_release(world: World):
+    """A release that entered the guarded ring in production (issue 13: monitoring)."""
+    from approvals.models import RingEntry
+
+    release = ring_release(world)
+    RingEntry.objects.create(
+        release=release,
+        environment="production",
+        ring="guarded",
+        entered_at=timezone.now() - timedelta(days=2),
+        entered_by=world.users["viewer"],
+    )
+    return release
+
+
+def monitoring_body() -> dict:
+    end = timezone.now() - timedelta(hours=1)
+    return {
+        "environment": "production",
+        "ring": "guarded",
+        "window_start": (end - timedelta(hours=1)).isoformat(),
+        "window_end": end.isoformat(),
+        "request_volume": 1000,
+        "latency_p95_ms": 120.0,
+        "retry_rate": 0.01,
+    }
 
 
 def test_the_expectation_table_covers_exactly_the_policy_table():
