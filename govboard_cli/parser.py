@@ -258,4 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
     rings = release_sub.add_parser("rings", help="The release's ring state per environment.")
     _common_options(rings, suppress=True)
     rings.add_argument("release", type=_positive_id, metavar="ID")
+    monitor = release_sub.add_parser(
+        "monitor", help="Upload a monitoring report of a deployed release (JSON file)."
+    )
+    _common_options(monitor, suppress=True)
+    monitor.add_argument("release", type=_positive_id, metavar="ID")
+    monitor.add_argument("--environment", required=True)
+    monitor.add_argument("--ring", required=True)
+    monitor.add_argument("--file", required=True, metavar="FILE", help="the report as JSON")
+    monitor.add_argument("--idempotency-key", help="default: derived from the report")
     return parser

@@ -85,7 +85,29 @@ def cmd_release_rings(client: Client, args: argparse.Namespace, out: Output) -> 
     return EXIT_OK
 
 
+def cmd_release_monitor(client: Client, args: argparse.Namespace, out: Output) -> int:
+    """Upload one monitoring report; the server evaluates the rollback triggers on it."""
+    report = load_metadata(args.file, "monitoring report file")
+    payload = report | {"environment": args.environment, "ring": args.ring}
+    key = args.idempotency_key or idempotency_key_for(payload)
+    stored = client.request(
+        "POST",
+        f"releases/{args.release}/monitoring-reports/",
+        json_body=payload,
+        headers={"Idempotency-Key": key},
+    ).json()
+    breaches = stored.get("breaches") or []
+    line = f"release {args.release}: monitoring report {stored.get('id')}, {len(breaches)} breach"
+    line += "es" if len(breaches) != 1 else ""
+    if stored.get("incident"):
+        line += f"; incident INC-{stored['incident']} opened"
+    out.say(line)
+    out.data(stored)
+    return EXIT_OK
+
+
 RELEASE_COMMANDS = {
+    "monitor": cmd_release_monitor,
     "create": cmd_release_create,
     "show": cmd_release_show,
     "promote": cmd_release_promote,
