@@ -7,9 +7,7 @@ from approvals.models import PromotionRequest
 from tests.releases.rings_helpers import stack_release
 
 
-def test_release_promote_opens_a_ring_request_and_release_rings_shows_it(
-    ci, run, seeded_policies
-):
+def test_release_promote_opens_a_ring_request_and_release_rings_shows_it(ci, run, seeded_policies):
     release = stack_release(team=ci.team)
 
     code, body, err = run(
