@@ -8,9 +8,9 @@ from datetime import timedelta
 from django.utils import timezone
 
 import govboard_cli as cli
-from approvals.models import Incident, MonitoringReport, RingEntry
-from tests.registry.factories import UserFactory
+from approvals.models import Incident, MonitoringReport
 from tests.releases.rings_helpers import stack_release
+from tests.releases.test_monitoring import TRIGGERS, entered
 
 
 def report_file(tmp_path, **overrides):
@@ -28,13 +28,9 @@ def report_file(tmp_path, **overrides):
 
 
 def guarded(release):
-    RingEntry.objects.create(
-        release=release,
-        environment="prod",
-        ring="guarded",
-        entered_at=timezone.now() - timedelta(days=2),
-        entered_by=UserFactory(),
-    )
+    """The release entered the guarded ring through a request whose policy holds a p95
+    latency trigger (the monitoring tests' triggers)."""
+    entered(release, environment="prod", ring="guarded", triggers=TRIGGERS)
 
 
 def test_release_monitor_uploads_a_report_and_names_the_incident_a_breach_opened(
