@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -18,7 +17,7 @@ from approvals.models import MonitoringReport
 from approvals.services.monitoring import monitoring_report_upload
 from core.errors import InvalidInput
 from registry.api.idempotency import idempotent
-from registry.models import Release
+from registry.api.releases import visible_release
 
 # The newest reports a GET returns: a release reports every window for as long as it
 # serves, so the list is bounded, never counted.
@@ -45,13 +44,6 @@ def report_representation(report: MonitoringReport) -> dict[str, Any]:
     }
 
 
-def _visible_release(request: Request, pk: int) -> Release:
-    release = Release.objects.visible_to(request.user).filter(pk=pk).first()
-    if release is None:
-        raise Http404
-    return release
-
-
 class ReleaseMonitoringReportsView(APIView):
     """GET: the release's newest monitoring reports. POST: upload one, with ``environment``
     and ``ring`` beside the report's fields; 201 when stored, 200 for a replay of the same
@@ -59,7 +51,7 @@ class ReleaseMonitoringReportsView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
-        release = _visible_release(request, pk)
+        release = visible_release(request.user, pk)
         reports = MonitoringReport.objects.filter(release=release).order_by("-window_end", "-id")[
             :LATEST_REPORTS
         ]
@@ -68,7 +60,7 @@ class ReleaseMonitoringReportsView(APIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         def act() -> Response:
-            release = _visible_release(request, pk)
+            release = visible_release(request.user, pk)
             if not isinstance(request.data, dict):
                 raise InvalidInput("The body must be a JSON object.")
             payload = dict(request.data)

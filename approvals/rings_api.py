@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -17,20 +16,13 @@ from approvals.services.rings import ring_entry_request
 from core.api.params import text_query_params
 from core.api.serializers import StrictSerializer
 from registry.api.idempotency import idempotent
+from registry.api.releases import visible_release
 from registry.choices import Ring
-from registry.models import Release
 
 
 class RingRequestSerializer(StrictSerializer):
     environment = serializers.SlugField(max_length=64)
     ring = serializers.ChoiceField(choices=Ring.choices)
-
-
-def _visible_release(request: Request, pk: int) -> Release:
-    release = Release.objects.visible_to(request.user).filter(pk=pk).first()
-    if release is None:
-        raise Http404
-    return release
 
 
 class ReleaseRingsView(APIView):
@@ -41,14 +33,14 @@ class ReleaseRingsView(APIView):
         parameters=[OpenApiParameter("environment", str, description="Include this one too")],
     )
     def get(self, request: Request, pk: int) -> Response:
-        release = _visible_release(request, pk)
+        release = visible_release(request.user, pk)
         environment = text_query_params(request).get("environment")
         return Response(ring_state(release, environments=[environment] if environment else None))
 
     @extend_schema(request=RingRequestSerializer, responses={201: PromotionRequestSerializer})
     def post(self, request: Request, pk: int) -> Response:
         def act() -> Response:
-            release = _visible_release(request, pk)
+            release = visible_release(request.user, pk)
             serializer = RingRequestSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             promotion = ring_entry_request(

@@ -158,6 +158,15 @@ def releases_visible_to(user: Any) -> Any:
     return Release.objects.visible_to(user).select_related("team", "created_by")
 
 
+def visible_release(user: Any, pk: int) -> Release:
+    """The release ``pk`` if ``user`` may see it, else a 404 (the API's one answer for a
+    release under a URL: its rings, its monitoring reports)."""
+    release = Release.objects.visible_to(user).filter(pk=pk).first()
+    if release is None:
+        raise Http404
+    return release
+
+
 class ReleaseListCreateView(generics.GenericAPIView):
     """List visible releases (newest first), or submit one (idempotent)."""
 
