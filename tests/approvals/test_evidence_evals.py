@@ -405,12 +405,12 @@ class TestFreshness:
 class TestHostileInput:
     @pytest.mark.parametrize("data", HOSTILE_INPUTS.values(), ids=HOSTILE_INPUTS.keys())
     def test_hostile_input_raises_evidence_error_in_bounded_time(self, data):
-        started = time.process_time()
+        started = time.thread_time()
 
         with pytest.raises(EvidenceError):
             parse_eval_package(data)
 
-        assert time.process_time() - started < HOSTILE_SECONDS
+        assert time.thread_time() - started < HOSTILE_SECONDS
 
     @pytest.mark.parametrize(
         ("data", "message"),

@@ -272,10 +272,10 @@ def test_wrong_statement_shapes_are_reported(overrides: dict[str, Any], message:
     ],
 )
 def test_garbage_raises_evidence_error(data: bytes) -> None:
-    started = time.process_time()
+    started = time.thread_time()
     with pytest.raises(EvidenceError):
         verify_provenance(data, expected_sha256=CHECKSUM, trusted_keys=[])
-    assert time.process_time() - started < 1
+    assert time.thread_time() - started < 1
 
 
 def test_oversized_document_is_refused_before_parsing() -> None:

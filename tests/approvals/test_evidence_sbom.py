@@ -236,12 +236,12 @@ class TestComponentCounting:
 class TestHostileInput:
     @pytest.mark.parametrize("data", HOSTILE_INPUTS.values(), ids=HOSTILE_INPUTS.keys())
     def test_hostile_input_raises_evidence_error_in_bounded_time(self, data):
-        started = time.process_time()
+        started = time.thread_time()
 
         with pytest.raises(EvidenceError):
             validate_cyclonedx_json(data)
 
-        assert time.process_time() - started < HOSTILE_SECONDS
+        assert time.thread_time() - started < HOSTILE_SECONDS
 
     @pytest.mark.parametrize(
         ("data", "message"),
@@ -270,7 +270,7 @@ class TestHostileInput:
 
     def test_a_document_over_the_default_limit_is_refused_before_parsing(self):
         oversized = b" " * DEFAULT_MAX_BYTES + b"{}"
-        started = time.process_time()
+        started = time.thread_time()
 
         with pytest.raises(EvidenceError) as caught:
             validate_cyclonedx_json(oversized)
@@ -278,7 +278,7 @@ class TestHostileInput:
         assert str(caught.value) == (
             f"The SBOM is {DEFAULT_MAX_BYTES + 2} bytes; the limit is {DEFAULT_MAX_BYTES} bytes."
         )
-        assert time.process_time() - started < HOSTILE_SECONDS
+        assert time.thread_time() - started < HOSTILE_SECONDS
 
     def test_a_caller_can_lower_the_size_limit(self):
         data = sample("sbom-cyclonedx-1.6.json")
@@ -339,8 +339,9 @@ class TestStrictJsonDepthScan:
 class TestBoundedValidationTime:
     """The library's default IRI and uniqueItems checks are super-linear; ours are not.
 
-    Bounded in this process's CPU time, not the wall clock: a loaded CI machine must not
-    fail a test about our algorithm's cost."""
+    Bounded in this thread's CPU time (time.thread_time), neither the wall clock nor the
+    process's CPU: a loaded CI machine, or a server or worker thread an earlier test left
+    running in this process, must not fail a test about our algorithm's cost."""
 
     @staticmethod
     def component(index: int, url: str) -> dict[str, object]:
@@ -356,21 +357,21 @@ class TestBoundedValidationTime:
         url = "https://example.com/" + "a" * 300
         components = [self.component(index, f"{url}/{index}") for index in range(2000)]
         data = json.dumps(minimal_bom(components=components)).encode()
-        started = time.process_time()
+        started = time.thread_time()
 
         report = validate_cyclonedx_json(data)
 
         assert (report.valid, report.component_count) == (True, 2000)
-        assert time.process_time() - started < 5.0
+        assert time.thread_time() - started < 5.0
 
     def test_one_hundred_kilobyte_url_is_checked_in_well_under_a_second(self):
         components = [self.component(0, "https://example.com/" + "a" * 100_000)]
-        started = time.process_time()
+        started = time.thread_time()
 
         report = validate_cyclonedx_json(json.dumps(minimal_bom(components=components)).encode())
 
         assert report.valid is True
-        assert time.process_time() - started < 1.0
+        assert time.thread_time() - started < 1.0
 
     def test_duplicate_components_are_still_reported_as_non_unique(self):
         components = [self.component(1, "https://a.example"), self.component(2, "https://b")]
