@@ -109,7 +109,11 @@ class MonitoringReport(models.Model):
                 name="monitoring_report_one_per_window",
             ),
         ]
-        indexes = [models.Index(fields=["release", "environment", "ring", "-window_end"])]
+        indexes = [
+            models.Index(fields=["release", "environment", "ring", "-window_end"]),
+            # The API's keyset pages of one release's reports, newest window first.
+            models.Index(fields=["release", "window_end", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"monitoring of release {self.release_id} in {self.environment}/{self.ring}"

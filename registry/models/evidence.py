@@ -174,7 +174,11 @@ class Deployment(models.Model):
                 name="deployment_ends_after_start",
             ),
         ]
-        indexes = [models.Index(fields=["environment", "started_at"])]
+        indexes = [
+            models.Index(fields=["environment", "started_at"]),
+            # The API's keyset pages, newest start first across environments.
+            models.Index(fields=["started_at", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"version {self.version_id} in {self.environment}/{self.ring or '-'}"
