@@ -4,23 +4,30 @@ The version lifecycle buttons on the registry's version page: deprecating or ret
 version closes its open promotion request in the same transaction (approvals' lifecycle
 services), which the registry knows nothing of. The "Export report" buttons on the audit
 log and on a model's page open the reports app's form, which neither audit nor the
-registry may name. ``govboard.urls`` imports this module.
+registry may name. The release page's "Open incident" button calls approvals' incident
+service (issue 13). ``govboard.urls`` imports this module.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
 
 from approvals import services
+from approvals.forms.incidents import IncidentOpenForm
+from approvals.models import Incident
+from approvals.services.incidents import incident_label, incident_open
 from approvals.version_block import version_block
 from audit.admin import AuditEventAdmin
 from core.admin_actions import ServiceAction, reason_form
 from core.permissions import Verb, allowed
 from govboard.audit_subjects import model_events_q
 from registry.admin import ModelVersionAdmin, RegisteredModelAdmin, RetireForm
+from registry.admin.releases import ReleaseAdmin
 from registry.choices import VersionState
-from registry.models import ModelVersion
+from registry.models import ModelVersion, Release
 
 ModelVersionAdmin.service_actions = (
     ServiceAction(
@@ -73,3 +80,32 @@ def version_block_banner(request: HttpRequest, version: ModelVersion) -> dict | 
 
 
 ModelVersionAdmin.version_block = staticmethod(version_block_banner)
+
+
+def _open_incident(request: HttpRequest, release: Release, data: dict[str, Any]) -> Incident:
+    return incident_open(
+        actor=request.user,
+        release=release,
+        title=data["title"],
+        severity=data["severity"],
+        summary=data["summary"],
+        versions=data["versions"],
+        tags=data["tags"],
+        blocks_promotion=data["blocks_promotion"],
+    )
+
+
+OPEN_INCIDENT = ServiceAction(
+    name="open_incident",
+    label="Open incident",
+    form_class=IncidentOpenForm,
+    form_kwargs=lambda request, release: {"release": release},
+    run=_open_incident,
+    available=lambda request, release: allowed(request.user, Verb.MANAGE_INCIDENTS, release.team),
+    success_message=lambda incident: f"{incident_label(incident)} opened.",
+    refusal="Only the team's registrants and governance managers open its incidents.",
+    subject=lambda release: [("Release", f"{release.name} {release.version}")],
+)
+# Idempotent: the module is imported once, but a re-import must not add the button twice.
+if OPEN_INCIDENT.name not in {action.name for action in ReleaseAdmin.service_actions}:
+    ReleaseAdmin.service_actions = (*ReleaseAdmin.service_actions, OPEN_INCIDENT)

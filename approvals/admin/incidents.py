@@ -1,9 +1,12 @@
-"""Incidents and monitoring reports in the browser (issue 13): read-only lists and pages.
+"""Incidents and monitoring reports in the browser (issue 13).
 
-Incidents are opened, annotated, mitigated and resolved through ``approvals.services.incidents``
-(the API and monitoring uploads call it); these pages let a team search them by id, tag or
-title prefix, filter by state, severity, source, team and tag, and read an incident's
-timeline, breached trigger and retrospective. Neither list is counted (the admin site's rule).
+The pages let a team search incidents by id, tag or title prefix, filter by state,
+severity, source, team and tag, and read an incident's timeline, breached trigger and
+retrospective. Neither list is counted (the admin site's rule). The fields stay read-only:
+every write is a button on the incident's page (note, edit, mitigate, resolve) that calls
+``approvals.services.incidents`` — the path the API and the monitoring uploads take — so
+each is permission-checked, locked and audited; a person opens an incident from the
+release's page (``registry.admin.releases``).
 """
 
 from __future__ import annotations
@@ -14,8 +17,23 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Prefetch, Q
 
+from approvals.choices import OPEN_INCIDENT_STATES, IncidentState
+from approvals.forms.incidents import (
+    IncidentEditForm,
+    IncidentMitigateForm,
+    IncidentNoteForm,
+    IncidentResolveForm,
+)
 from approvals.models import Incident, IncidentTag, IncidentTimelineEntry, MonitoringReport
+from approvals.services.incidents import (
+    incident_mitigate,
+    incident_note,
+    incident_resolve,
+    incident_update,
+)
+from core.admin_actions import ServiceAction, ServiceActionAdminMixin
 from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
+from core.permissions import Verb, allowed
 
 # "INC-12", "inc-12" or "12": an incident by its id (the primary key).
 INCIDENT_ID = re.compile(r"^(?:inc-)?(\d{1,12})$", re.IGNORECASE)
@@ -60,8 +78,95 @@ class TimelineInline(admin.TabularInline):
         return False
 
 
+def _works_on(request: Any, incident: Incident, *states: str) -> bool:
+    return incident.state in states and allowed(request.user, Verb.MANAGE_INCIDENTS, incident.team)
+
+
+def _edit_initial(request: Any, incident: Incident) -> dict[str, Any]:
+    return {
+        "initial": {
+            "title": incident.title,
+            "severity": incident.severity,
+            "summary": incident.summary,
+            "tags": " ".join(tag.name for tag in incident.tags.all()),
+            "contributing_factors": "\n".join(incident.contributing_factors),
+        }
+    }
+
+
+def _subject(incident: Incident) -> list[tuple[str, str]]:
+    return [
+        ("Incident", str(incident)),
+        ("State", incident.get_state_display()),
+        ("Severity", incident.get_severity_display()),
+    ]
+
+
+_REFUSAL = "Only the team's registrants and governance managers work on its incidents."
+_ALL_STATES = tuple(IncidentState.values)
+
+INCIDENT_ACTIONS = (
+    ServiceAction(
+        name="note",
+        label="Add a timeline note",
+        form_class=IncidentNoteForm,
+        run=lambda request, incident, data: incident_note(
+            actor=request.user, incident=incident, text=data["text"]
+        ),
+        # A resolved incident still takes follow-up notes (the service allows it).
+        available=lambda request, incident: _works_on(request, incident, *_ALL_STATES),
+        success_message="Note added to the timeline.",
+        refusal=_REFUSAL,
+        subject=_subject,
+    ),
+    ServiceAction(
+        name="edit",
+        label="Edit title, severity, tags",
+        form_class=IncidentEditForm,
+        form_kwargs=_edit_initial,
+        run=lambda request, incident, data: incident_update(
+            actor=request.user, incident=incident, **data
+        ),
+        available=lambda request, incident: _works_on(request, incident, *OPEN_INCIDENT_STATES),
+        success_message="Incident updated.",
+        refusal="A resolved incident is closed; only the team's registrants and governance "
+        "managers edit an open one.",
+        subject=_subject,
+    ),
+    ServiceAction(
+        name="mitigate",
+        label="Mark mitigated",
+        form_class=IncidentMitigateForm,
+        run=lambda request, incident, data: incident_mitigate(
+            actor=request.user, incident=incident, text=data["text"]
+        ),
+        available=lambda request, incident: _works_on(request, incident, IncidentState.OPEN),
+        success_message="Incident marked mitigated.",
+        refusal="Only an open incident is mitigated, by the team's registrants and governance "
+        "managers.",
+        subject=_subject,
+    ),
+    ServiceAction(
+        name="resolve",
+        label="Resolve",
+        form_class=IncidentResolveForm,
+        run=lambda request, incident, data: incident_resolve(
+            actor=request.user,
+            incident=incident,
+            retrospective=data["retrospective"],
+            contributing_factors=data["contributing_factors"],
+        ),
+        available=lambda request, incident: _works_on(request, incident, *OPEN_INCIDENT_STATES),
+        success_message="Incident resolved.",
+        refusal="Only an open or mitigated incident is resolved, by the team's registrants and "
+        "governance managers.",
+        subject=_subject,
+    ),
+)
+
+
 @admin.register(Incident)
-class IncidentAdmin(TeamScopedAdminMixin, _ReadOnly):
+class IncidentAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, _ReadOnly):
     list_display = [
         "__str__",
         "team",
@@ -84,6 +189,7 @@ class IncidentAdmin(TeamScopedAdminMixin, _ReadOnly):
     search_help_text = "An incident id (INC-12), a tag name, or the start of a title."
     ordering = ["-opened_at", "-id"]
     inlines = [TimelineInline]
+    service_actions = INCIDENT_ACTIONS
     fields = [
         "title",
         "team",

@@ -299,7 +299,13 @@ def incident_note(
         verb=AuditVerb.INCIDENT_NOTE_ADDED,
         target=incident,
         team_id=incident.team_id,
-        data={"text": text},
+        # A note changes no field: before and after name the state it was added in (every
+        # event carries both, AUD-6), after also the note.
+        data={
+            "text": text,
+            "before": {"state": incident.state},
+            "after": {"state": incident.state, "note": text},
+        },
     )
     return incident
 

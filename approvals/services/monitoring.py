@@ -308,7 +308,13 @@ def _act_on_breaches(
             verb=AuditVerb.INCIDENT_NOTE_ADDED,
             target=ongoing,
             team_id=ongoing.team_id,
-            data={"monitoring_report_id": report.pk, "breaches": breaches},
+            data={
+                "monitoring_report_id": report.pk,
+                "breaches": breaches,
+                # Like a person's note (``incident_note``): the state it was added in.
+                "before": {"state": ongoing.state},
+                "after": {"state": ongoing.state, "note": f"monitoring report {report.pk}"},
+            },
         )
         return ongoing
     severity = most_severe(breaches)

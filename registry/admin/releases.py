@@ -1,4 +1,5 @@
-"""Releases in the admin: read-only (CI creates them), with their diff and a Withdraw button.
+"""Releases in the admin: read-only (CI creates them), with their diff and a Withdraw button
+(``govboard.admin`` adds "Open incident", which needs the approvals app).
 
 The changelist searches by exact name, name prefix (``name__startswith`` on the
 (team, name, semver_key) index) or exact "name version"; nothing counts the table

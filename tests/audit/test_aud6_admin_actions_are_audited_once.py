@@ -116,6 +116,46 @@ def _withdraw_release() -> Use:
     )
 
 
+def _open_incident() -> Use:
+    from tests.registry.factories import team_member
+    from tests.releases.factories import ReleaseFactory
+
+    release = ReleaseFactory()
+    registrar = team_member(release.team, "register_versions")
+    return Use(
+        Acting(user=registrar),
+        f"/admin/registry/release/{release.pk}/open_incident/",
+        {"title": "Declines up on mobile", "severity": "sev2", "blocks_promotion": "on"},
+        (AuditVerb.INCIDENT_OPENED,),
+    )
+
+
+def _incident_button(name: str, form: dict, verb: AuditVerb, *, mitigated=False, moves=None):
+    """A registrant of the incident's team uses one of its page's buttons."""
+
+    def use() -> Use:
+        from approvals.services.incidents import incident_mitigate, incident_open
+        from tests.registry.factories import team_member
+        from tests.releases.factories import ReleaseFactory
+
+        release = ReleaseFactory()
+        registrar = team_member(release.team, "register_versions")
+        incident = incident_open(
+            actor=registrar, release=release, title="Declines up", severity="sev3"
+        )
+        if mitigated:
+            incident_mitigate(actor=registrar, incident=incident)
+        return Use(
+            Acting(user=registrar),
+            f"/admin/approvals/incident/{incident.pk}/{name}/",
+            form,
+            (verb,),
+            moves,
+        )
+
+    return use
+
+
 def _triage() -> Use:
     version = ready_version()
     team = version.registered_model.team
@@ -249,6 +289,28 @@ CASES: dict[tuple[str, str], Callable[[], Use]] = {
     ),
     ("registry.vulnerabilityfinding", "triage"): _triage,
     ("registry.release", "withdraw"): _withdraw_release,
+    ("registry.release", "open_incident"): _open_incident,
+    ("approvals.incident", "note"): _incident_button(
+        "note", {"text": "Paged the on-call."}, AuditVerb.INCIDENT_NOTE_ADDED
+    ),
+    ("approvals.incident", "edit"): _incident_button(
+        "edit",
+        {"title": "Declines up on mobile", "severity": "sev1", "tags": "mobile"},
+        AuditVerb.INCIDENT_UPDATED,
+    ),
+    ("approvals.incident", "mitigate"): _incident_button(
+        "mitigate",
+        {"text": "Flag off."},
+        AuditVerb.INCIDENT_MITIGATED,
+        moves=(0, "open", "mitigated"),
+    ),
+    ("approvals.incident", "resolve"): _incident_button(
+        "resolve",
+        {"retrospective": "Tuned on web only.", "contributing_factors": "no mobile holdout"},
+        AuditVerb.INCIDENT_RESOLVED,
+        mitigated=True,
+        moves=(0, "mitigated", "resolved"),
+    ),
     ("registry.team", "grant_role"): _team_role("grant_role", AuditVerb.TEAM_ROLE_GRANTED),
     ("registry.team", "revoke_role"): _team_role("revoke_role", AuditVerb.TEAM_ROLE_REVOKED),
     ("approvals.promotionrequest", "sign"): _sign,
