@@ -8,20 +8,16 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from approvals.models import MonitoringReport
 from approvals.services.monitoring import monitoring_report_upload
 from core.errors import InvalidInput
+from core.pagination import keyset_parameters
 from registry.api.idempotency import idempotent
 from registry.api.releases import visible_release
-
-# The newest reports a GET returns: a release reports every window for as long as it
-# serves, so the list is bounded, never counted.
-LATEST_REPORTS = 50
 
 
 def report_representation(report: MonitoringReport) -> dict[str, Any]:
@@ -44,18 +40,22 @@ def report_representation(report: MonitoringReport) -> dict[str, Any]:
     }
 
 
-class ReleaseMonitoringReportsView(APIView):
-    """GET: the release's newest monitoring reports. POST: upload one, with ``environment``
-    and ``ring`` beside the report's fields; 201 when stored, 200 for a replay of the same
-    window and body."""
+class ReleaseMonitoringReportsView(generics.GenericAPIView):
+    """GET: the release's monitoring reports, newest window first, in keyset pages (a
+    release reports every window for as long as it serves: never counted). POST: upload
+    one, with ``environment`` and ``ring`` beside the report's fields; 201 when stored, 200
+    for a replay of the same window and body."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=keyset_parameters(),
+    )
     def get(self, request: Request, pk: int) -> Response:
         release = visible_release(request.user, pk)
-        reports = MonitoringReport.objects.filter(release=release).order_by("-window_end", "-id")[
-            :LATEST_REPORTS
-        ]
-        return Response({"results": [report_representation(r) for r in reports]})
+        # The (release, window_end, id) index serves this order.
+        reports = MonitoringReport.objects.filter(release=release).order_by("-window_end", "-id")
+        page = self.paginate_queryset(reports)
+        return self.get_paginated_response([report_representation(r) for r in page])
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:

@@ -10,7 +10,6 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -139,15 +138,6 @@ class ReleaseDetailSerializer(ReleaseSerializer):
         return release_integrity(release)
 
 
-class ReleasePagination(CursorPagination):
-    """Newest first by (created_at, id), without counting the table."""
-
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
-
-
 RELEASE_FILTERS = [
     OpenApiParameter("team", str, description="Team slug"),
     OpenApiParameter("name", str, description="Release name (exact)"),
@@ -171,10 +161,10 @@ class ReleaseListCreateView(generics.GenericAPIView):
     """List visible releases (newest first), or submit one (idempotent)."""
 
     serializer_class = ReleaseSerializer
-    pagination_class = ReleasePagination
 
     def get_queryset(self):
-        queryset = releases_visible_to(self.request.user)
+        # The keyset page's order (core.pagination), on the (created_at, id) index.
+        queryset = releases_visible_to(self.request.user).order_by("-created_at", "-id")
         params = text_query_params(self.request)
         if params.get("team"):
             queryset = queryset.filter(team__slug=params["team"])

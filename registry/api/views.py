@@ -72,26 +72,29 @@ class RegisteredModelView(APIView):
 
 VERSION_FILTERS = [
     OpenApiParameter("team", str, description="Team slug"),
-    OpenApiParameter("model", str, description="Registered model name"),
+    OpenApiParameter(
+        "model", str, description="Registered model name (its versions come by precedence)"
+    ),
     OpenApiParameter("state", str, description="Lifecycle state"),
 ]
 
 
 class VersionListCreateView(generics.GenericAPIView):
-    """List visible versions (newest first), or register one (idempotent)."""
+    """List visible versions (newest first; with ``model``, highest precedence first), or
+    register one (idempotent)."""
 
     serializer_class = VersionSerializer
 
     def get_queryset(self):
-        # Per model, highest semver precedence first (semver_key sorts as precedence).
-        queryset = selectors.versions_visible_to(self.request.user).order_by(
-            "registered_model__team__slug", "registered_model__name", "-semver_key"
-        )
+        # The keyset page's order (core.pagination): newest first; one model's versions
+        # highest semver precedence first (semver_key sorts as precedence, and is indexed).
+        queryset = selectors.versions_visible_to(self.request.user).order_by("-id")
         params = text_query_params(self.request)
         if params.get("team"):
             queryset = queryset.filter(registered_model__team__slug=params["team"])
         if params.get("model"):
             queryset = queryset.filter(registered_model__name=params["model"])
+            queryset = queryset.order_by("-semver_key", "-id")
         if params.get("state"):
             queryset = queryset.filter(state=params["state"])
         return queryset
