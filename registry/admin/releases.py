@@ -3,8 +3,9 @@
 
 The changelist searches by exact name, name prefix (``name__startswith`` on the
 (team, name, semver_key) index) or exact "name version"; nothing counts the table
-(``UncountedPaginator``). The change page reads components, ring entries, ring requests,
-the latest monitoring reports and incidents through prefetches: a fixed number of queries.
+(``UncountedPaginator``). The change page prefetches what the release fixes (components,
+ring entries) and slices in SQL what grows (the newest ring requests, monitoring reports and
+incidents): a fixed number of queries whatever the release's history.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin, reason_form
 from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
@@ -22,6 +23,9 @@ from registry.choices import ReleaseState
 from registry.models import Release
 from registry.release_diff import release_diff
 from registry.services.releases import release_withdraw
+
+# Rows of each growing list the release page shows (ring requests, reports, incidents).
+LATEST = 10
 
 
 def _withdraw(request: Any, release: Release, data: dict[str, Any]) -> Release:
@@ -87,19 +91,11 @@ class ReleaseAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, admin.ModelAdm
             self.get_queryset(request)
             .select_related("team", "previous_release", "rollback_owner", "created_by")
             .prefetch_related(
+                # Fixed by the release (immutable once submitted) and by the rings: bounded.
                 "components__model_version__registered_model",
                 "components__dataset_version__dataset",
                 "components__evaluation",
                 "ring_entries",
-                "ring_requests",
-                "incidents",
-                Prefetch(
-                    "monitoring_reports",
-                    queryset=Release.monitoring_reports.rel.related_model._default_manager.order_by(
-                        "-id"
-                    ),
-                    to_attr="all_reports",
-                ),
             )
             .filter(pk=object_id)
             .first()
@@ -107,5 +103,15 @@ class ReleaseAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, admin.ModelAdm
         if release is not None:
             extra_context["release"] = release
             extra_context["diff"] = release_diff(release)
-            extra_context["latest_reports"] = release.all_reports[:10]
+            # These grow for as long as the release serves: the newest few, sliced in SQL
+            # (the (release, window_end, id) index serves the reports, the foreign keys the rest).
+            extra_context["latest_ring_requests"] = list(
+                release.ring_requests.select_related("release").order_by("-id")[:LATEST]
+            )
+            extra_context["latest_reports"] = list(
+                release.monitoring_reports.order_by("-window_end", "-id")[:LATEST]
+            )
+            extra_context["latest_incidents"] = list(
+                release.incidents.order_by("-opened_at", "-id")[:LATEST]
+            )
         return super().change_view(request, object_id, form_url, extra_context)

@@ -17,12 +17,11 @@ from django.contrib.auth.models import Permission
 
 from approvals.choices import IncidentSeverity, IncidentSource, RequestState
 from approvals.models import CheckException, CheckResult, Incident, RingEntry
-from registry import semver
 from registry.choices import ModelKind, Ring, VersionState
-from registry.models import ModelVersion, Release, ReleaseComponent
+from registry.models import ModelVersion, Release
 from tests.approvals.factories import PromotionRequestFactory
 from tests.registry.factories import ModelVersionFactory, TeamFactory, UserFactory, manager
-from tests.releases.factories import ReleaseFactory
+from tests.releases.factories import ReleaseFactory, bulk_releases
 
 
 def at(day: int, hour: int = 0, month: int = 6) -> datetime:
@@ -193,27 +192,7 @@ def more_of_everything(team: Any, actor: Any, n: int) -> None:
     """``n`` more releases entering general, decided requests, exceptions and incidents of
     ``team`` in the window (for query counts at two sizes), written in bulk."""
     version = registered(team, at(1))
-    releases = Release.objects.bulk_create(
-        Release(
-            team=team,
-            name=f"bulk-{team.slug}-{i}",
-            version="1.0.0",
-            version_core="1.0.0",
-            semver_key=semver.parse("1.0.0").sort_key(),
-            what_changed="x",
-            why="x",
-            data_used="x",
-            expected_benefits="x",
-            known_risks="x",
-            rollback_owner=actor,
-            created_by=actor,
-            manifest_sha256="0" * 64,
-        )
-        for i in range(n)
-    )
-    ReleaseComponent.objects.bulk_create(
-        ReleaseComponent(release=r, kind=ModelKind.MODEL, model_version=version) for r in releases
-    )
+    releases = bulk_releases(team, n, actor=actor, pinned=version)
     RingEntry.objects.bulk_create(
         RingEntry(
             release=r, environment="prod", ring=Ring.GENERAL, entered_at=at(6), entered_by=actor
