@@ -198,6 +198,13 @@ class Incident(models.Model):
             models.Index(fields=["state", "opened_at"]),
             # The scorecard: incidents still open at a window's start, a team's last one.
             models.Index(fields=["team", "resolved_at"]),
+            # The API's keyset pages, newest first across every team a caller sees.
+            models.Index(fields=["opened_at", "id"], name="incident_opened_keyset"),
+            # Title search is exact or a prefix (``approvals.selectors.incidents_matching``):
+            # LIKE 'term%' uses a btree only with pattern operators outside the C collation.
+            models.Index(
+                fields=["title"], name="incident_title_prefix", opclasses=["varchar_pattern_ops"]
+            ),
         ]
 
     def __str__(self) -> str:
