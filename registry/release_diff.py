@@ -10,7 +10,8 @@ from the eval package evidence) and a config's parameters key by key.
 
 Both manifests are the stored ones, so the diff is what was submitted; the rows behind them
 are read in four queries whatever the release size (versions, their dataset links,
-evaluation evidence, and the previous release when not selected). Eval packages are read
+evaluation evidence, and the previous release when not selected); ``diff_rows_of`` reads
+them once for many releases (the audit report's releases section). Eval packages are read
 from storage (not SQL). ``approvals.version_changes`` compares two versions of one model
 through their history rows and the checks' results; that lives above ``registry``, so the
 metadata comparison here reads the two version rows themselves.
@@ -24,10 +25,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.files.storage import default_storage
+from django.db.models import Q, QuerySet
 
 from registry.choices import ReleaseComponentKind
 from registry.metadata import VERSION_METADATA_FIELDS
-from registry.models import Evidence, ModelVersion, Release, VersionDataset
+from registry.models import Evidence, ModelVersion, Release, ReleaseComponent, VersionDataset
 from registry.release_manifest import MODEL_COMPONENT_KINDS
 
 ADDED, REMOVED, CHANGED, UNCHANGED = "added", "removed", "changed", "unchanged"
@@ -122,8 +124,9 @@ def slot_of(entry: dict[str, Any]) -> tuple[str, str]:
     return family, f"{entry.get('team', '')}/{entry.get('name', '')}"
 
 
-def release_diff(release: Release) -> ReleaseDiff:
-    """``release`` against ``release.previous_release``, from the stored manifests."""
+def release_diff(release: Release, *, rows: DiffRows | None = None) -> ReleaseDiff:
+    """``release`` against ``release.previous_release``, from the stored manifests.
+    ``rows``: the rows read once for many releases (``diff_rows_of``), else read here."""
     previous = release.previous_release
     return manifest_diff(
         release=release,
@@ -132,6 +135,21 @@ def release_diff(release: Release) -> ReleaseDiff:
         after=release.manifest,
         channels_before=list(previous.channels_tested) if previous else [],
         channels_after=list(release.channels_tested),
+        rows=rows,
+    )
+
+
+def diff_rows_of(releases: QuerySet[Release]) -> DiffRows:
+    """The rows behind every manifest of ``releases`` and of their previous releases, in
+    three queries whatever their number: a report diffs every release of its scope, and a
+    diff read per release would cost three queries each. The ids come from the release
+    components, the rows every manifest entry was written from."""
+    pinned = ReleaseComponent.objects.filter(
+        Q(release__in=releases.values("pk")) | Q(release__in=releases.values("previous_release"))
+    )
+    return DiffRows(
+        version_ids=pinned.filter(model_version__isnull=False).values("model_version_id"),
+        evidence_ids=pinned.filter(evaluation__isnull=False).values("evaluation_id"),
     )
 
 
@@ -143,10 +161,11 @@ def manifest_diff(
     after: list[dict[str, Any]],
     channels_before: list[str],
     channels_after: list[str],
+    rows: DiffRows | None = None,
 ) -> ReleaseDiff:
     """Two manifests compared slot by slot (``release_create`` calls this before the
     release row exists, to record its change categories)."""
-    rows = _Rows(before + after)
+    rows = rows if rows is not None else DiffRows.of_entries(before + after)
     old = {slot_of(entry): entry for entry in before}
     new = {slot_of(entry): entry for entry in after}
     components = []
@@ -155,13 +174,11 @@ def manifest_diff(
     return ReleaseDiff(release, previous, components, channels_before, channels_after)
 
 
-class _Rows:
-    """The rows behind every entry of both manifests, read once."""
+class DiffRows:
+    """The rows behind every entry of the manifests compared, read once: the pinned
+    versions, their datasets and the eval packages' metrics (ids as sets or subqueries)."""
 
-    def __init__(self, entries: list[dict[str, Any]]) -> None:
-        version_ids = {
-            entry["model_version"] for entry in entries if entry["kind"] in MODEL_COMPONENT_KINDS
-        }
+    def __init__(self, *, version_ids: Any, evidence_ids: Any) -> None:
         self.versions = {
             version.pk: version
             for version in ModelVersion.objects.filter(pk__in=version_ids).select_related(
@@ -175,11 +192,22 @@ class _Rows:
             "model_version_id", "use", "dataset_version__dataset__name", "dataset_version__version"
         ):
             self.datasets[version_id][f"{use}: {name}"] = label
-        evidence_ids = {entry["evidence"] for entry in entries if "evidence" in entry}
         self.metrics = {
             evidence.pk: eval_metrics(evidence)
             for evidence in Evidence.objects.filter(pk__in=evidence_ids).only("pk", "storage_key")
         }
+
+    @classmethod
+    def of_entries(cls, entries: list[dict[str, Any]]) -> DiffRows:
+        """The rows behind ``entries`` (manifest entries, the release row not yet written)."""
+        return cls(
+            version_ids={
+                entry["model_version"]
+                for entry in entries
+                if entry["kind"] in MODEL_COMPONENT_KINDS
+            },
+            evidence_ids={entry["evidence"] for entry in entries if "evidence" in entry},
+        )
 
 
 def eval_metrics(evidence: Evidence) -> dict[str, Any]:
@@ -217,7 +245,10 @@ def _metadata(version: ModelVersion | None) -> dict[str, Any]:
 
 
 def _slot_diff(
-    rows: _Rows, slot: tuple[str, str], before: dict[str, Any] | None, after: dict[str, Any] | None
+    rows: DiffRows,
+    slot: tuple[str, str],
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
 ) -> ComponentDiff:
     entry = after or before
     if before is None:

@@ -14,11 +14,18 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils.dateparse import parse_datetime
 
-from approvals.models import PromotionRequest
+from approvals.models import Incident, PromotionRequest, RingEntry
 from core.errors import InvalidInput
 from core.permissions import Verb, require
 from registry.choices import ModelKind
-from registry.models import Deployment, ModelVersion, RegisteredModel, Team
+from registry.models import (
+    Deployment,
+    ModelVersion,
+    RegisteredModel,
+    Release,
+    ReleaseComponent,
+    Team,
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,47 @@ class ReportScope:
         return PromotionRequest.objects.visible_to(self.actor, Verb.EXPORT).filter(
             version__in=self.versions().values("pk")
         )
+
+    def releases(self) -> QuerySet[Release]:
+        """The releases the report is about: the team's, and (with a model or a customer)
+        those pinning one of ``versions()``. A release is the team's that submitted it, as
+        its page and the API say, so another team's release pinning the model stays out
+        unless the actor may export that team too."""
+        queryset = Release.objects.visible_to(self.actor, Verb.EXPORT)
+        if self.team is not None:
+            queryset = queryset.filter(team=self.team)
+        if self.model is not None or self.customer:
+            pinned = ReleaseComponent.objects.filter(model_version__in=self.versions().values("pk"))
+            queryset = queryset.filter(pk__in=pinned.values("release_id"))
+        return queryset
+
+    def releases_in_window(self) -> QuerySet[Release]:
+        """``releases()`` submitted in the window or entering a ring in it."""
+        queryset = self.releases()
+        if self.start is None and self.until is None:
+            return queryset
+        entered = RingEntry.objects.filter(self.in_window("entered_at")).values("release_id")
+        return queryset.filter(self.in_window("created_at") | Q(pk__in=entered))
+
+    def incidents(self) -> QuerySet[Incident]:
+        """The incidents the report is about: the team's, and (with a model or a customer)
+        those naming one of ``versions()`` or on one of ``releases()``; open at some moment
+        of the window (opened before its end, not resolved before its start)."""
+        queryset = Incident.objects.visible_to(self.actor, Verb.EXPORT)
+        if self.team is not None:
+            queryset = queryset.filter(team=self.team)
+        if self.model is not None or self.customer:
+            named = Incident.versions.through.objects.filter(
+                modelversion_id__in=self.versions().values("pk")
+            )
+            queryset = queryset.filter(
+                Q(pk__in=named.values("incident_id")) | Q(release__in=self.releases().values("pk"))
+            )
+        if self.until is not None:
+            queryset = queryset.filter(opened_at__lt=self.until)
+        if self.start is not None:
+            queryset = queryset.filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=self.start))
+        return queryset
 
     def version_ids_as_text(self) -> QuerySet:
         """Version ids as the audit log stores object ids (text), for a subquery."""

@@ -7,7 +7,9 @@ from reports.sections.approval import checks_section, exceptions_section, signof
 from reports.sections.base import CITED, NONE_RECORDED, Row, Section
 from reports.sections.changes import changes_section
 from reports.sections.evaluations import evaluations_section
+from reports.sections.incidents import incidents_section
 from reports.sections.monitoring import monitoring_section
+from reports.sections.releases import releases_section
 from reports.sections.serving import serving_section
 from reports.sections.trail import history_section, transitions_section
 
@@ -20,6 +22,8 @@ SECTION_BUILDERS = (
     exceptions_section,  # (f)
     transitions_section,  # (g)
     monitoring_section,  # (h)
+    releases_section,  # issue 13: what changed since the last release, rings entered
+    incidents_section,  # issue 13: incidents on the releases and versions
     history_section,  # the row history the report rests on
 )
 
