@@ -5,15 +5,34 @@ One function, ``model_card(version)``, feeds every page that shows a card (the r
 page of a promotion request, the printable model-card page), so the card reads the same
 wherever a board member or an owner meets it. The caller decides who may see the version
 (through ``ModelVersion.objects.visible_to``); this only reads it.
+
+Given a ``viewer``, the card also lists the releases that pin the version and the incidents
+on them or on the version, restricted to the teams the viewer sees (a release of another
+team may pin this version). Both grow for as long as the version serves, so each is the
+newest ``LATEST`` rows sliced in SQL, with a flag saying whether there are more.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from registry.choices import DatasetUse, FineTuneMethod, ModelKind, RiskRating, VersionState
-from registry.models import ModelVersion, VersionDataset
+from django.db.models import Q
+
+from registry.choices import (
+    RING_ORDER,
+    DatasetUse,
+    FineTuneMethod,
+    ModelKind,
+    Ring,
+    RiskRating,
+    VersionState,
+)
+from registry.models import ModelVersion, Release, ReleaseComponent, VersionDataset
+
+#: Rows of each growing list the card shows (releases pinning the version, incidents).
+LATEST = 10
 
 
 @dataclass(frozen=True)
@@ -29,6 +48,45 @@ class DatasetEntry:
     window_end: datetime
     checksum: str
     uri: str
+
+
+@dataclass(frozen=True)
+class RingEntered:
+    """A ring a release entered in one environment."""
+
+    environment: str
+    ring: str
+    ring_label: str
+    entered_at: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseEntry:
+    """A release that pins the version: where it stands and which rings it entered."""
+
+    release_id: int
+    name: str
+    version: str
+    team: str
+    state: str
+    state_label: str
+    created_at: datetime
+    rings: list[RingEntered]
+
+
+@dataclass(frozen=True)
+class IncidentEntry:
+    """An incident on a release pinning the version, or naming the version itself."""
+
+    incident_id: int
+    title: str
+    severity: str
+    severity_label: str
+    state: str
+    state_label: str
+    opened_at: datetime
+    release_id: int | None
+    release: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +135,12 @@ class ModelCard:
     approved_at: datetime | None
     approval_expires_at: datetime | None
     datasets: list[DatasetEntry] = field(default_factory=list)
+    #: The newest ``LATEST`` releases pinning the version that the viewer sees (none
+    #: without a viewer), and whether older ones exist.
+    releases: list[ReleaseEntry] = field(default_factory=list)
+    more_releases: bool = False
+    incidents: list[IncidentEntry] = field(default_factory=list)
+    more_incidents: bool = False
 
     @property
     def training_datasets(self) -> list[DatasetEntry]:
@@ -87,10 +151,12 @@ class ModelCard:
         return [entry for entry in self.datasets if entry.use == DatasetUse.EVAL]
 
 
-def model_card(version: ModelVersion | int) -> ModelCard:
+def model_card(version: ModelVersion | int, *, viewer: Any = None) -> ModelCard:
     """The model card of ``version`` (a version already known to be visible to the reader,
     or its id). Two queries, whatever the number of datasets: the version with its model,
-    team, owners and base version, then its dataset versions."""
+    team, owners and base version, then its dataset versions. With a ``viewer``, three
+    more whatever the version's history: the newest releases pinning it, their ring
+    entries, and the newest incidents (only rows of teams the viewer sees)."""
     version_id = version.pk if isinstance(version, ModelVersion) else version
     loaded = ModelVersion.objects.select_related(
         "registered_model__team",
@@ -105,6 +171,8 @@ def model_card(version: ModelVersion | int) -> ModelCard:
     )
     model = loaded.registered_model
     base = loaded.base_model_version
+    releases, more_releases = _releases(version_id, viewer) if viewer else ([], False)
+    incidents, more_incidents = _incidents(version_id, viewer) if viewer else ([], False)
     return ModelCard(
         version_id=loaded.pk,
         model_name=model.name,
@@ -137,7 +205,89 @@ def model_card(version: ModelVersion | int) -> ModelCard:
         approved_at=loaded.approved_at,
         approval_expires_at=loaded.approval_expires_at,
         datasets=[_dataset_entry(link) for link in links],
+        releases=releases,
+        more_releases=more_releases,
+        incidents=incidents,
+        more_incidents=more_incidents,
     )
+
+
+def _releases(version_id: int, viewer: Any) -> tuple[list[ReleaseEntry], bool]:
+    """The newest ``LATEST`` releases pinning the version (one more is read to know whether
+    older ones exist), then their ring entries: two queries."""
+    rows = list(
+        Release.objects.visible_to(viewer)
+        .filter(components__model_version_id=version_id)
+        .select_related("team")
+        # A release pins a version at most once (release_component_version_once): no
+        # duplicate rows, so no DISTINCT.
+        .prefetch_related("ring_entries")
+        .order_by("-created_at", "-id")[: LATEST + 1]
+    )
+    entries = [
+        ReleaseEntry(
+            release_id=release.pk,
+            name=release.name,
+            version=release.version,
+            team=release.team.slug,
+            state=release.state,
+            state_label=release.get_state_display(),
+            created_at=release.created_at,
+            rings=sorted(
+                (
+                    RingEntered(
+                        environment=entry.environment,
+                        ring=entry.ring,
+                        ring_label=_label(Ring, entry.ring),
+                        entered_at=entry.entered_at,
+                    )
+                    for entry in release.ring_entries.all()
+                ),
+                key=lambda ring: (ring.environment, _ring_rank(ring.ring)),
+            ),
+        )
+        for release in rows[:LATEST]
+    ]
+    return entries, len(rows) > LATEST
+
+
+def _incidents(version_id: int, viewer: Any) -> tuple[list[IncidentEntry], bool]:
+    """The newest ``LATEST`` incidents naming the version or opened on a release pinning
+    it, of the teams the viewer sees: one query."""
+    # registry never imports approvals: the incident model is the one behind the relation
+    # approvals declares on versions (``Incident.versions``, related name ``incidents``).
+    incident_model = ModelVersion._meta.get_field("incidents").related_model
+    pinning = ReleaseComponent.objects.filter(model_version_id=version_id).values("release_id")
+    naming = incident_model.versions.through.objects.filter(modelversion_id=version_id).values(
+        "incident_id"
+    )
+    rows = list(
+        incident_model.objects.visible_to(viewer)
+        # Subqueries rather than joins: an incident both naming the version and on a
+        # pinning release is one row, without DISTINCT.
+        .filter(Q(pk__in=naming) | Q(release_id__in=pinning))
+        .select_related("release")
+        .order_by("-opened_at", "-id")[: LATEST + 1]
+    )
+    entries = [
+        IncidentEntry(
+            incident_id=incident.pk,
+            title=incident.title,
+            severity=incident.severity,
+            severity_label=incident.get_severity_display(),
+            state=incident.state,
+            state_label=incident.get_state_display(),
+            opened_at=incident.opened_at,
+            release_id=incident.release_id,
+            release=str(incident.release) if incident.release_id else "",
+        )
+        for incident in rows[:LATEST]
+    ]
+    return entries, len(rows) > LATEST
+
+
+def _ring_rank(ring: str) -> int:
+    return RING_ORDER.index(ring) if ring in RING_ORDER else len(RING_ORDER)
 
 
 def _dataset_entry(link: VersionDataset) -> DatasetEntry:
@@ -177,4 +327,13 @@ def _strings(value) -> list[str]:
     return [str(value)] if value else []
 
 
-__all__ = ["DatasetEntry", "ModelCard", "Person", "model_card"]
+__all__ = [
+    "LATEST",
+    "DatasetEntry",
+    "IncidentEntry",
+    "ModelCard",
+    "Person",
+    "ReleaseEntry",
+    "RingEntered",
+    "model_card",
+]

@@ -1,7 +1,8 @@
 """The printable model card of one version (``admin:model_card``), from the version's
 structured fields through ``registry.model_card`` (the review page shows the same card).
 
-A version the reader may not see is a 404, like a missing one.
+A version the reader may not see is a 404, like a missing one. The releases pinning the
+version and their incidents are those of the teams the reader sees.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from registry.models import ModelVersion
 def model_card_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not ModelVersion.objects.visible_to(request.user).filter(pk=pk).exists():
         raise Http404("No such version.")
-    card = model_card(pk)
+    card = model_card(pk, viewer=request.user)
     context = {
         **admin.site.each_context(request),
         "title": f"Model card: {card.model_name} {card.version}",

@@ -26,6 +26,8 @@ from registry.services.releases import release_withdraw
 
 # Rows of each growing list the release page shows (ring requests, reports, incidents).
 LATEST = 10
+#: The changelist filter "releases pinning this version" (the model card's "more" link).
+PINS_VERSION = "components__model_version__id__exact"
 
 
 def _withdraw(request: Any, release: Release, data: dict[str, Any]) -> Release:
@@ -59,6 +61,12 @@ class ReleaseAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, admin.ModelAdm
     @admin.display(description="categories")
     def categories(self, release: Release) -> str:
         return ", ".join(c.get("category", "") for c in release.change_categories or [])
+
+    def lookup_allowed(self, lookup: str, value: Any, request: Any = None) -> bool:
+        # The model card links here for every release pinning one version.
+        if lookup == PINS_VERSION:
+            return True
+        return super().lookup_allowed(lookup, value, request)
 
     def get_search_results(self, request: Any, queryset: Any, search_term: str) -> Any:
         term = search_term.strip()

@@ -92,6 +92,49 @@ def test_an_external_base_model_is_named_by_its_reference_and_the_card_costs_two
     assert card.datasets == []
 
 
+def test_with_a_viewer_the_card_costs_five_queries_releases_ring_entries_and_incidents_included(
+    django_assert_num_queries,
+):
+    # Given a version pinned by a release that entered a ring, with an incident on it
+    from approvals.choices import IncidentSeverity, IncidentSource
+    from approvals.models import Incident, RingEntry
+    from tests.registry.admin.owner_scenario import owner_of
+    from tests.releases.factories import ReleaseFactory
+
+    version = ModelVersionFactory(complete=True)
+    team = version.registered_model.team
+    release = ReleaseFactory(team=team, components=[version])
+    RingEntry.objects.create(
+        release=release,
+        environment="prod",
+        ring="internal",
+        entered_at=WINDOW_END,
+        entered_by=UserFactory(),
+    )
+    Incident.objects.create(
+        team=team,
+        release=release,
+        title="latency spike",
+        severity=IncidentSeverity.SEV2,
+        source=IncidentSource.PERSON,
+        opened_by=UserFactory(),
+        opened_at=WINDOW_END,
+    )
+    reader = owner_of(team)
+    model_card(version.pk, viewer=reader)  # the reader's permissions, cached on the user
+
+    # When its card is assembled for a reader of the team: version, datasets, releases,
+    # their ring entries, incidents
+    with django_assert_num_queries(5):
+        card = model_card(version.pk, viewer=reader)
+
+    # Then the release, its ring and the incident are on it
+    assert [(r.release_id, [ring.ring for ring in r.rings]) for r in card.releases] == [
+        (release.pk, ["internal"])
+    ]
+    assert [i.title for i in card.incidents] == ["latency spike"]
+
+
 def test_a_version_reads_as_its_model_name_and_version():
     # Given a version of a named model
     version = ModelVersionFactory(registered_model__name="fraud-scorer", version="1.1.0")

@@ -80,6 +80,9 @@ def test_the_model_card_shows_the_versions_structured_fields_and_its_approval(cl
         "expires in 9 days",
     ):
         assert text in page, text
+    # And, pinned by no release, it says so in both of the release sections
+    assert "No release pins this version." in page
+    assert "No incident names this version or a release pinning it." in page
     # And it links its print stylesheet, which has print rules
     assert 'href="/static/registry/model_card.css"' in page
     stylesheet = Path(finders.find("registry/model_card.css")).read_text()
@@ -118,7 +121,8 @@ def test_the_model_card_runs_the_same_queries_with_20_and_with_2000_datasets(cli
     with CaptureQueriesContext(connection) as at_2000:
         large = client.get(card_url(version))
 
-    # Then both list every dataset, in the same number of queries
+    # Then both list every dataset, in the same number of queries (the releases and
+    # incidents sections among them: tests/registry/admin/test_model_card_releases.py)
     assert len(small.context["card"].datasets) == 20
     assert len(large.context["card"].datasets) == 2000
     assert len(at_20) == len(at_2000), [q["sql"] for q in at_2000]
