@@ -25,14 +25,18 @@ from approvals.services.incidents import (
     incident_resolve,
 )
 from registry.choices import Ring
-from registry.models import Release
+from registry.models import Deployment, Release
 from registry.release_diff import release_diff
 from registry.services.releases import release_create
 from reports.exports import report_chunks
+from reports.exports.csv_export import csv_chunks
+from reports.exports.json_export import json_chunks
 from reports.scope import report_scope
 from reports.sections import CITED, report_sections
 from tests.releases.stack import NOW, Stack, build_stack, notes, version_of
 from tests.reports.scenario import global_auditor, team_auditor
+from tests.reports.test_export_bytes import NOW as HEADER_NOW
+from tests.reports.test_export_bytes import plain_csv, plain_json
 
 pytestmark = pytest.mark.django_db
 
@@ -352,3 +356,53 @@ def test_both_sections_make_the_same_number_of_queries_at_two_sizes(world):
     assert small_releases[0] == large_releases[0] == 5
     assert small_incidents[0] == large_incidents[0] == 4
     assert large_releases[1] > small_releases[1] and large_incidents[1] > small_incidents[1]
+
+
+@pytest.mark.parametrize("where", ["team", "everything"])
+def test_the_streamed_csv_and_json_are_byte_for_byte_the_plain_reading(world, where):
+    # Given the report of team one, or of everything, holding both sections' rows
+    # (numbers, lists, a trigger's dict and moments among the cells)
+    scope = report_scope(
+        actor=world.auditor, **({"team": world.one.team.slug} if where == "team" else {})
+    )
+
+    # When the streaming writers write it
+    streamed_csv = "".join(csv_chunks(scope, now=HEADER_NOW))
+    streamed_json = "".join(json_chunks(scope, with_proofs=False, now=HEADER_NOW))
+
+    # Then each equals the cell-by-cell reading of every section's rows
+    assert streamed_csv == plain_csv(scope)
+    assert streamed_json == plain_json(scope)
+    assert "decline_above" in streamed_csv and RETROSPECTIVE in streamed_json
+
+
+def test_a_customer_scope_keeps_the_releases_pinning_what_served_the_customer(world):
+    Deployment.objects.create(
+        version=world.one.scorer,
+        environment="prod",
+        ring=Ring.GUARDED,
+        customer_scope="acme",
+        started_at=ENTERED,
+        recorded_by=world.one.owner,
+    )
+    scope = report_scope(actor=world.auditor, customer="acme")
+
+    releases = {(r["team"], r["version"]) for r in section(scope, "releases")}
+    incidents = {r["incident"] for r in section(scope, "incidents")}
+
+    # Both of team one's releases pin the scorer that served acme; team two's pins its own.
+    assert releases == {(world.one.team.slug, "1.0.0"), (world.one.team.slug, "1.1.0")}
+    assert incidents == {f"INC-{world.incident.pk}"}
+
+
+def test_the_whole_csv_export_makes_the_same_number_of_queries_at_two_sizes(world):
+    scope = report_scope(actor=world.one_auditor, team=world.one.team.slug)
+    counts = []
+    for count, prefix in ((1, "small-1"), (6, "large-2")):
+        more_of_both(world.one, count, prefix=prefix)
+        with CaptureQueriesContext(connection) as queries:
+            exported = b"".join(report_chunks(scope, "csv"))
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
+    assert b"large-2-5" in exported
