@@ -1,8 +1,10 @@
-"""Read paths for promotion requests, always filtered to what the user may see."""
+"""Read paths for promotion requests and incidents, always filtered to what the user may
+see."""
 
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -30,10 +32,14 @@ from approvals.models import (
     CheckException,
     CheckResult,
     DecisionRecord,
+    Incident,
+    IncidentTag,
+    IncidentTimelineEntry,
     PromotionRequest,
     SignOff,
 )
 from core.permissions import Verb, roles_held, team_q
+from registry.models import ModelVersion
 
 
 def overdue_flag(now: Any) -> Case:
@@ -250,11 +256,72 @@ def request_detail(user: Any, request_id: int, *, now: datetime | None = None) -
     )
 
 
+# Incidents (issue 13): the admin's search box and the API's ``?q=`` and ``?tag=`` read them
+# here, so both find the same incidents the same indexed way.
+
+#: "INC-12", "inc-12" or "12": an incident by its id (the primary key).
+INCIDENT_ID = re.compile(r"^(?:inc-)?(\d{1,12})$", re.IGNORECASE)
+
+
+def _tagged(tag: str) -> Q:
+    # A subquery on the tag's unique name, not a join: no incident appears twice, so
+    # neither a list nor its keyset page needs DISTINCT.
+    tagged = Incident.tags.through.objects.filter(incidenttag__name=tag.strip().lower())
+    return Q(pk__in=tagged.values("incident_id"))
+
+
+def incidents_tagged(queryset: QuerySet[Incident], tag: str) -> QuerySet[Incident]:
+    """The incidents carrying ``tag`` (exact; tags are stored lower-case)."""
+    return queryset.filter(_tagged(tag))
+
+
+def incidents_matching(queryset: QuerySet[Incident], term: str) -> QuerySet[Incident]:
+    """Indexed lookups only: an incident id, a tag's exact name, or the start of a title
+    (exact or prefix: ``LIKE 'term%'`` on the title's pattern index; never a substring
+    scan of every title)."""
+    term = term.strip()
+    if not term:
+        return queryset
+    by_id = INCIDENT_ID.match(term)
+    if by_id:
+        return queryset.filter(pk=int(by_id.group(1)))
+    return queryset.filter(_tagged(term) | Q(title__startswith=term))
+
+
+def incidents_visible_to(user: Any) -> QuerySet[Incident]:
+    """The incidents of the teams ``user`` may see, with what a list row shows."""
+    return (
+        Incident.objects.visible_to(user)
+        .select_related("team", "release", "opened_by")
+        .prefetch_related(Prefetch("tags", queryset=IncidentTag.objects.order_by("name")))
+    )
+
+
+def incident_in_detail(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    """``queryset`` with what an incident's page shows, in a fixed number of queries: its
+    versions (and their models and teams) and its timeline (and authors), oldest first."""
+    return queryset.prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=ModelVersion.objects.select_related("registered_model__team").order_by("id"),
+        ),
+        Prefetch(
+            "timeline",
+            queryset=IncidentTimelineEntry.objects.select_related("author").order_by("at", "id"),
+        ),
+    )
+
+
 __all__ = [
+    "INCIDENT_ID",
     "QUEUE_LIMIT",
     "RequestDetail",
     "approval_outcome",
     "awaiting_count",
+    "incident_in_detail",
+    "incidents_matching",
+    "incidents_tagged",
+    "incidents_visible_to",
     "overdue_flag",
     "overdue_requests",
     "request_detail",

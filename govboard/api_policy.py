@@ -29,6 +29,9 @@ REGISTER = Rule(TokenScope.REGISTER)
 EVIDENCE = Rule(TokenScope.EVIDENCE)
 PROMOTE = Rule(TokenScope.PROMOTE)
 DEPLOY = Rule(TokenScope.DEPLOY)
+# Opening and annotating incidents: the service then checks Verb.MANAGE_INCIDENTS on the
+# team (a person's session: the team's registrants and governance managers).
+INCIDENTS = Rule(TokenScope.INCIDENTS)
 
 API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:version-list": {"GET": READ, "POST": REGISTER},
@@ -50,6 +53,9 @@ API_POLICY: dict[str, dict[str, Rule]] = {
     "v1:release-detail": {"GET": READ},
     "v1:served-at": {"GET": READ},
     "v1:release-monitoring-reports": {"GET": READ, "POST": EVIDENCE},
+    "v1:incident-list": {"GET": READ, "POST": INCIDENTS},
+    "v1:incident-detail": {"GET": READ},
+    "v1:incident-timeline": {"POST": INCIDENTS},
 }
 
 

@@ -3,7 +3,7 @@ from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from approvals import api as approvals_api
-from approvals import monitoring_api, rings_api, scorecard_api
+from approvals import incidents_api, monitoring_api, rings_api, scorecard_api
 from core.ids import IdConverter
 from govboard import admin as _cross_app_admin  # noqa: F401  (registers the lifecycle buttons)
 from govboard import api_docs, health, landing
@@ -70,6 +70,13 @@ api_v1 = [
         "releases/<id:pk>/monitoring-reports/",
         monitoring_api.ReleaseMonitoringReportsView.as_view(),
         name="release-monitoring-reports",
+    ),
+    path("incidents/", incidents_api.IncidentListCreateView.as_view(), name="incident-list"),
+    path("incidents/<id:pk>/", incidents_api.IncidentDetailView.as_view(), name="incident-detail"),
+    path(
+        "incidents/<id:pk>/timeline/",
+        incidents_api.IncidentTimelineView.as_view(),
+        name="incident-timeline",
     ),
 ]
 

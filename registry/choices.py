@@ -45,6 +45,9 @@ class TokenScope(models.TextChoices):
     EVIDENCE = "evidence", "Upload evidence"
     PROMOTE = "promote", "Request promotion"
     DEPLOY = "deploy", "Record deployments"
+    # Open and annotate a release's incidents (issue 13): CI or monitoring raising the alarm
+    # holds this without being able to register, promote or deploy.
+    INCIDENTS = "incidents", "Open and work incidents"
 
 
 class EvidenceKind(models.TextChoices):

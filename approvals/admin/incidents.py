@@ -11,11 +11,10 @@ release's page (``registry.admin.releases``).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 
 from approvals.choices import OPEN_INCIDENT_STATES, IncidentState
 from approvals.forms.incidents import (
@@ -25,6 +24,7 @@ from approvals.forms.incidents import (
     IncidentResolveForm,
 )
 from approvals.models import Incident, IncidentTag, IncidentTimelineEntry, MonitoringReport
+from approvals.selectors import incidents_matching
 from approvals.services.incidents import (
     incident_mitigate,
     incident_note,
@@ -34,9 +34,6 @@ from approvals.services.incidents import (
 from core.admin_actions import ServiceAction, ServiceActionAdminMixin
 from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
 from core.permissions import Verb, allowed
-
-# "INC-12", "inc-12" or "12": an incident by its id (the primary key).
-INCIDENT_ID = re.compile(r"^(?:inc-)?(\d{1,12})$", re.IGNORECASE)
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -222,15 +219,9 @@ class IncidentAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, _ReadOnly):
         )
 
     def get_search_results(self, request: Any, queryset: Any, search_term: str):
-        """Indexed lookups only: the id, a tag's unique name, or a title prefix."""
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        by_id = INCIDENT_ID.match(term)
-        if by_id:
-            return queryset.filter(pk=int(by_id.group(1))), False
-        matching_tags = IncidentTag.objects.filter(name=term.lower()).values("pk")
-        return queryset.filter(Q(tags__in=matching_tags) | Q(title__startswith=term)), True
+        """Indexed lookups only: the id, a tag's unique name, or a title prefix (the API's
+        ``?q=`` too); never a duplicate row."""
+        return incidents_matching(queryset, search_term), False
 
     @admin.display(description="tags")
     def tag_names(self, obj: Incident) -> str:

@@ -262,6 +262,9 @@ SPECTACULAR_SETTINGS = {
         "EvidenceKindEnum": "registry.choices.EvidenceKind",
         "ReleaseStateEnum": "registry.choices.ReleaseState",
         "ReleaseComponentKindEnum": "registry.choices.ReleaseComponentKind",
+        "IncidentStateEnum": "approvals.choices.IncidentState",
+        "IncidentSeverityEnum": "approvals.choices.IncidentSeverity",
+        "IncidentSourceEnum": "approvals.choices.IncidentSource",
     },
 }
 

@@ -40,6 +40,9 @@ WRITES: dict[tuple[str, str], tuple[AuditVerb, ...]] = {
     ("v1:release-list", "POST"): (AuditVerb.RELEASE_SUBMITTED,),
     # A monitoring report within every trigger (issue 13): stored, no incident.
     ("v1:release-monitoring-reports", "POST"): (AuditVerb.MONITORING_REPORT_UPLOADED,),
+    # Incidents (issue 13): opening one, and a note on its timeline.
+    ("v1:incident-list", "POST"): (AuditVerb.INCIDENT_OPENED,),
+    ("v1:incident-timeline", "POST"): (AuditVerb.INCIDENT_NOTE_ADDED,),
 }
 # Exempt from writing an event because they change nothing: every GET (and HEAD/OPTIONS,
 # which follow the GET rule). AUD-6 asserts they write exactly zero events.

@@ -53,7 +53,7 @@ def test_the_api_has_routes_so_the_checks_below_are_meaningful():
     # Then every known endpoint is found, with its methods
     assert routes["v1:version-list"] == ("api/v1/versions/", {"GET", "POST"})
     assert routes["v1:deployment-end"] == ("api/v1/deployments/<id:pk>/end/", {"POST"})
-    assert len(routes) == 19
+    assert len(routes) == 22
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("v1:release-detail", "GET"): READ_OBJECT,
     ("v1:release-monitoring-reports", "GET"): READ_OBJECT,
     ("v1:release-monitoring-reports", "POST"): write(201),
+    # Incidents (issue 13): Verb.MANAGE_INCIDENTS is the team's registrants, governance
+    # managers and CI; a superuser, an auditor or a board member reads them only.
+    ("v1:incident-list", "GET"): READ_LIST,
+    ("v1:incident-list", "POST"): request_action(201),
+    ("v1:incident-detail", "GET"): READ_OBJECT,
+    ("v1:incident-timeline", "POST"): request_action(201),
 }
 
 
@@ -207,6 +213,25 @@ def call(world: World, caller: str, endpoint: tuple[str, str]):
             {"ended_at": now.isoformat()},
             format="json",
         ),
+        ("v1:incident-list", "GET"): lambda: client.get("/api/v1/incidents/"),
+        ("v1:incident-list", "POST"): lambda: client.post(
+            "/api/v1/incidents/",
+            {
+                "release": ring_release(world).pk,
+                "title": "Declines doubled on mobile",
+                "severity": "sev2",
+                "tags": ["mobile"],
+            },
+            format="json",
+        ),
+        ("v1:incident-detail", "GET"): lambda: client.get(
+            f"/api/v1/incidents/{open_incident(world).pk}/"
+        ),
+        ("v1:incident-timeline", "POST"): lambda: client.post(
+            f"/api/v1/incidents/{open_incident(world).pk}/timeline/",
+            {"text": "Rolled the flag back for mobile."},
+            format="json",
+        ),
     }
     return requests[endpoint]()
 
@@ -253,6 +278,23 @@ def monitored_release(world: World):
         entered_by=world.users["viewer"],
     )
     return release
+
+
+def open_incident(world: World):
+    """An open incident of team A's release, opened by one of the world's people (written
+    directly: the services are what the calls under test run)."""
+    from approvals.models import Incident
+
+    release = ring_release(world)
+    return Incident.objects.create(
+        team=world.team_a,
+        release=release,
+        title="Declines doubled on mobile",
+        severity="sev2",
+        source="person",
+        opened_by=world.users["viewer"],
+        opened_at=timezone.now() - timedelta(hours=1),
+    )
 
 
 def monitoring_body() -> dict:
