@@ -1,17 +1,18 @@
 """Section (g): lifecycle transitions with reasons and actors — the audit events of the
 scope's versions and promotion requests (old spellings read through ``AuditVerb.of``) —
 and section (i): the row-level history (django-simple-history) of the same versions,
-requests and deployments. Both cite their rows, so the JSON export proves each one."""
+requests and deployments, and of the releases and incidents the report lists. Both cite
+their rows, so the JSON export proves each one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from approvals.models import PromotionRequest
+from approvals.models import Incident, PromotionRequest
 from audit.models import AuditEvent
 from audit.verbs import LEGACY_SPELLINGS, AuditVerb
 from core.permissions import Verb
-from registry.models import Deployment, ModelVersion
+from registry.models import Deployment, ModelVersion, Release
 from reports.scope import ReportScope
 from reports.sections.base import (
     AUDIT_EVENT_TABLE,
@@ -99,6 +100,11 @@ def history_section(scope: ReportScope) -> Section:
                 Deployment.objects.filter(version__in=scope.versions().values("pk")).values("pk"),
                 "environment",
             ),
+            # The releases and incidents sections' rows (issue 13), so the JSON export
+            # proves their history as it proves the versions' (every history table is
+            # sealed by the transparency log).
+            (Release, scope.releases_in_window().values("pk"), "state"),
+            (Incident, scope.incidents().values("pk"), "state"),
         )
         for model, ids, shown in sources:
             history = model.history.model
@@ -130,7 +136,7 @@ def history_section(scope: ReportScope) -> Section:
 
     return Section(
         "history",
-        "Row history of the versions, requests and deployments",
+        "Row history of the versions, requests, deployments, releases and incidents",
         HISTORY_COLUMNS,
         records,
         window_field="history_date",

@@ -24,6 +24,7 @@ from approvals.services.incidents import (
     incident_open,
     incident_resolve,
 )
+from audit.services import audit_log_seal
 from registry.choices import Ring
 from registry.models import Deployment, Release
 from registry.release_diff import release_diff
@@ -31,6 +32,7 @@ from registry.services.releases import release_create
 from reports.exports import report_chunks
 from reports.exports.csv_export import csv_chunks
 from reports.exports.json_export import json_chunks
+from reports.proofs import verification_result
 from reports.scope import report_scope
 from reports.sections import CITED, report_sections
 from tests.releases.stack import NOW, Stack, build_stack, notes, version_of
@@ -406,3 +408,41 @@ def test_the_whole_csv_export_makes_the_same_number_of_queries_at_two_sizes(worl
 
     assert counts[0] == counts[1]
     assert b"large-2-5" in exported
+
+
+def test_the_history_section_cites_the_listed_releases_and_incidents_history(world):
+    scope = report_scope(actor=world.one_auditor, team=world.one.team.slug)
+
+    rows = list(next(s for s in report_sections(scope) if s.key == "history").rows())
+
+    releases = {r["object_id"] for r in rows if r["table"] == "registry_historicalrelease"}
+    incidents = [r for r in rows if r["table"] == "approvals_historicalincident"]
+    assert releases == {world.first.pk, world.second.pk}
+    assert {r["object_id"] for r in incidents} == {world.incident.pk}
+    # Opened, mitigated, resolved: each a history row, each cited for the proofs.
+    assert [r["state"] for r in incidents][-2:] == ["mitigated", "resolved"]
+    assert all(r[CITED] == (r["table"], str(r["history_id"])) for r in rows)
+
+
+def test_a_sealed_json_export_with_releases_and_incidents_verifies_offline(
+    world, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    # Given a sealed log holding the releases' and incidents' history rows
+    settings.GOVBOARD_AUDIT_HEADS_URL = f"file://{tmp_path / 'heads'}"
+    settings.GOVBOARD_AUDIT_WITNESS_URL = ""
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_log_seal(now=OPENED + timedelta(days=1))
+    scope = report_scope(actor=world.one_auditor, team=world.one.team.slug)
+
+    # When the JSON export is written with its proofs
+    document = json.loads(b"".join(report_chunks(scope, "json")))
+
+    # Then the verifier accepts it, and the incident's history rows are among those proven
+    verified, summary = verification_result(document)
+    assert verified, summary
+    proven = {(entry["table"], entry["pk"]) for entry in document["proofs"]["entries"]}
+    history = next(s for s in document["report"]["sections"] if s["key"] == "history")
+    incident_rows = [r for r in history["rows"] if r[0] == "approvals_historicalincident"]
+    assert incident_rows and all(
+        (row[-1]["table"], row[-1]["pk"]) in proven for row in incident_rows
+    )
