@@ -6,7 +6,9 @@ Built on ``selectors.request_detail`` (the request, its latest checks, exception
 sign-offs, runbook steps and what approval waits for, as the API shows them), plus the
 version's vulnerability findings, its model card (``registry.model_card``), what changed
 since the previous approved version (``approvals.version_changes``) and the verified
-decision record. Values are shaped for reading here, so the template only lays them out.
+decision record; a ring request of a release adds the ring panel
+(``approvals.review_ring_panel``). Values are shaped for reading here, so the template only
+lays them out.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from approvals.assessment import role_label
 from approvals.checks import is_critical
 from approvals.choices import CheckName, RequestState
 from approvals.decision_verification import verify_decision_envelope
+from approvals.review_ring_panel import RingPanel, ring_panel
 from approvals.selectors import RequestDetail, request_detail
 from approvals.version_changes import (
     previous_approved_version,
@@ -113,6 +116,8 @@ class ReviewPage:
     changes: VersionChanges
     decision: DecisionSummary | None
     now: datetime
+    #: The release, its rings and the target ring's criteria (None for a version request).
+    ring: RingPanel | None = None
 
     @property
     def request(self) -> Any:
@@ -128,7 +133,8 @@ def review_page(user: Any, request_id: int, *, now: datetime | None = None) -> R
     the user may not see it: a missing and a forbidden request look the same).
 
     Queries: ``request_detail``'s six, findings and triage verdicts (2), the model card
-    (2), the previous approved version (1) and the comparison (5): sixteen, fixed.
+    (2), the previous approved version (1) and the comparison (5): sixteen, fixed. A ring
+    request of a release adds the ring panel's five (the release and its facts).
     """
     now = now or timezone.now()
     detail = request_detail(user, request_id, now=now)
@@ -159,6 +165,7 @@ def review_page(user: Any, request_id: int, *, now: datetime | None = None) -> R
         changes=_changes(version),
         decision=decision_summary(detail),
         now=now,
+        ring=ring_panel(request, now=now),
     )
 
 
@@ -295,6 +302,7 @@ __all__ = [
     "DecisionSummary",
     "FindingRow",
     "ReviewPage",
+    "RingPanel",
     "ThresholdRow",
     "VersionChanges",
     "decision_summary",

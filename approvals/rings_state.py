@@ -17,6 +17,7 @@ from django.utils import timezone
 from approvals.checks.catalog import run_check
 from approvals.checks.context import CheckContext
 from approvals.checks.release import (
+    ReleaseFacts,
     next_ring,
     release_facts,
     ring_checks_plan,
@@ -60,17 +61,13 @@ def ring_state(
                 if policy_snapshot is None:
                     policy_snapshot = policy_for_release(release, ring=upcoming)[1]
                 snapshot = policy_snapshot
-            ring_facts = facts.for_ring(
-                environment=environment,
-                ring=upcoming,
-                criteria=ring_criteria_for(snapshot, upcoming),
-                now=now,
-            )
-            ctx = _context(ring_facts)
-            for name, critical in ring_checks_plan(snapshot, upcoming):
-                outcome = run_check(name, ctx, critical=critical)
-                if not outcome.passed:
-                    blocking.append({"check": name, "critical": critical, "detail": outcome.detail})
+            blocking = [
+                {"check": row["check"], "critical": row["critical"], "detail": row["detail"]}
+                for row in entry_criteria(
+                    facts, snapshot, environment=environment, ring=upcoming, now=now
+                )
+                if not row["passed"]
+            ]
         result.append(
             {
                 "environment": environment,
@@ -98,6 +95,29 @@ def ring_state(
         "manifest_sha256": release.manifest_sha256,
         "environments": result,
     }
+
+
+def entry_criteria(
+    facts: ReleaseFacts, snapshot: dict[str, Any], *, environment: str, ring: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Every entry criterion of ``ring`` in ``environment`` under ``snapshot`` (the checks
+    its plan runs), each with whether it holds now and why: no query beyond ``facts``."""
+    ring_facts = facts.for_ring(
+        environment=environment, ring=ring, criteria=ring_criteria_for(snapshot, ring), now=now
+    )
+    ctx = _context(ring_facts)
+    rows = []
+    for name, critical in ring_checks_plan(snapshot, ring):
+        outcome = run_check(name, ctx, critical=critical)
+        rows.append(
+            {
+                "check": name,
+                "critical": critical,
+                "passed": outcome.passed,
+                "detail": outcome.detail,
+            }
+        )
+    return rows
 
 
 def _context(ring_facts: Any) -> CheckContext:
