@@ -231,3 +231,16 @@ def test_the_more_link_lists_every_release_pinning_the_version(client):
 def _section(page: str, element_id: str) -> str:
     start = page.index(f'id="{element_id}"')
     return page[start : page.index("</section>", start)]
+
+
+def test_the_incidents_link_lists_the_incidents_naming_the_version(client, world):
+    # When the incident changelist is filtered as the card's "more" link filters it
+    client.force_login(world["owner"])
+    response = client.get(
+        "/admin/approvals/incident/", {"versions__id__exact": world["version"].pk}
+    )
+
+    # Then it lists the incident naming the version
+    assert response.status_code == 200
+    listed = [i.title for i in response.context["cl"].result_list]
+    assert listed == ["drift on eu"]
