@@ -17,6 +17,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.urls import URLPattern, path
 
+from core.admin_search import IndexedSearchAdmin
 from core.pagination import UncountedPaginator, page_number_of
 
 
@@ -55,12 +56,13 @@ class UncountedListAdmin:
 
 
 def uncounted(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
-    """``admin_class`` with ``UncountedListAdmin`` in front (its own class if it has it)."""
+    """``admin_class`` with ``UncountedListAdmin`` and ``IndexedSearchAdmin`` in front (its
+    own class if it has them)."""
     if issubclass(admin_class, UncountedListAdmin):
         return admin_class
     return type(
         admin_class.__name__,
-        (UncountedListAdmin, admin_class),
+        (UncountedListAdmin, IndexedSearchAdmin, admin_class),
         {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
     )
 
@@ -78,8 +80,9 @@ class GovboardAdminSite(admin.AdminSite):
         self._pages: dict[str, AdminPage] = {}
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
-        """Django's register, with every admin made uncounted (``UncountedListAdmin``):
-        the rule is the site's, so a new or third-party admin cannot forget it."""
+        """Django's register, with every admin made uncounted (``UncountedListAdmin``) and
+        its search indexed (``IndexedSearchAdmin``): the rules are the site's, so a new or
+        third-party admin cannot forget them."""
         admin_class = uncounted(admin_class or admin.ModelAdmin)
         if options:
             # Django builds a subclass from the options; build it here so ours stays first.

@@ -31,6 +31,7 @@ from core.admin_actions import (
 )
 from core.admin_scoping import team_filter
 from core.permissions import Verb, roles_held, verbs_on_team
+from registry.version_search import version_search_results
 from sso import conf as sso_conf
 from sso import reauth as sso_reauth
 
@@ -237,7 +238,7 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
         *DASHBOARD_FILTERS,
     ]
     list_select_related = ["version__registered_model__team", "requested_by"]
-    search_fields = ["version__registered_model__name", "version__version"]
+    search_fields = ["version__version"]  # registry.version_search: what a term finds
     readonly_fields = [
         "waiting_for",
         "version",
@@ -389,6 +390,8 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
     def signoff_count(self, obj: PromotionRequest) -> str:
         required = sum(obj.policy_snapshot.get("required_roles", {}).values())
         return f"{len(obj.signoffs.all())}/{required}"
+
+    get_search_results = version_search_results("version__")  # indexed lookups only
 
     def has_add_permission(self, request):
         return False  # requests come from CI through the API (one code path)

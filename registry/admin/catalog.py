@@ -24,6 +24,7 @@ from registry.models import (
     RegisteredModel,
     VersionDataset,
 )
+from registry.version_search import version_search_results
 
 
 @admin.register(RegisteredModel)
@@ -31,7 +32,8 @@ class RegisteredModelAdmin(TeamScopedAdmin):
     list_display = ["name", "team", "kind", "owner", "backup_owner", "escalation_contact"]
     list_filter = ["kind", team_filter("team")]
     list_select_related = ["team", "owner", "backup_owner"]
-    search_fields = ["name", "team__slug", "owner__username"]
+    # Name by prefix (the varchar_pattern_ops name index), team and owner exactly.
+    search_fields = ["^name", "team__slug", "owner__username"]
     raw_id_fields = ["owner", "backup_owner"]
 
     # Ownership changes go through registered_model_upsert (API PUT): audited, validated.
@@ -152,7 +154,8 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
         team_filter("registered_model__team"),
     ]
     list_select_related = ["registered_model__team", "registered_by"]
-    search_fields = ["version", "checksum", "registered_model__name"]
+    # The box is shown; registry.version_search says what a term finds (indexed only).
+    search_fields = ["version"]
 
     # Everything is read-only: a version's metadata is what CI registered and reviewers
     # signed; lifecycle changes are the buttons below (services, audited).
@@ -163,8 +166,18 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
         return False
 
     inlines = [VersionDatasetInline]
-    # Per model, highest semver precedence first (semver_key sorts as precedence).
-    ordering = ["registered_model__team__slug", "registered_model__name", "-semver_key"]
+    # Newest first: the primary key's index serves it at any size (sorting by team and
+    # model name joined every row first). One model's versions by precedence are on its
+    # model card.
+    ordering = ["-id"]
+
+    def get_ordering(self, request):
+        # One model's versions (``?registered_model__id__exact=``, the model card's link):
+        # highest precedence first, as semver_key sorts.
+        if request.GET.get("registered_model__id__exact"):
+            return ["-semver_key", "-id"]
+        return super().get_ordering(request)
+
     # The lifecycle buttons (deprecate, retire) are added by approvals/admin.py: they close
     # the version's open promotion request too, which the registry knows nothing of.
     service_actions: tuple[ServiceAction, ...] = ()
@@ -190,6 +203,8 @@ class ModelVersionAdmin(ServiceActionAdminMixin, TeamScopedAdmin):
     @admin.display(description="team", ordering="registered_model__team__slug")
     def team_slug(self, obj: ModelVersion) -> str:
         return obj.registered_model.team.slug
+
+    get_search_results = version_search_results()  # indexed lookups only
 
     def has_add_permission(self, request):
         return False  # versions are registered by CI through the API (one code path)

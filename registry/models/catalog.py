@@ -141,7 +141,11 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
                 condition=~Q(base_model_version=F("id")), name="model_version_not_own_base"
             ),
         ]
-        indexes = [models.Index(fields=["state", "approval_expires_at"])]
+        indexes = [
+            models.Index(fields=["state", "approval_expires_at"]),
+            # The search box's exact version ("1.4.0" across every model, registry.version_search).
+            models.Index(fields=["version"], name="model_version_version"),
+        ]
 
     def __str__(self) -> str:
         # People read versions by name ("fraud-scorer 1.1.0"), never by the model's id.

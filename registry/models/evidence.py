@@ -78,7 +78,12 @@ class VulnerabilityFinding(models.Model):
 
     class Meta:
         ordering = ["evidence_id", "id"]
-        indexes = [models.Index(fields=["evidence", "severity", "status"])]
+        indexes = [
+            models.Index(fields=["evidence", "severity", "status"]),
+            # The admin's search box: a CVE or a package, exactly, across every scan.
+            models.Index(fields=["vulnerability_id"], name="finding_vulnerability_id"),
+            models.Index(fields=["package"], name="finding_package"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.vulnerability_id} in {self.package} ({self.severity})"
@@ -178,6 +183,8 @@ class Deployment(models.Model):
             models.Index(fields=["environment", "started_at"]),
             # The API's keyset pages, newest start first across environments.
             models.Index(fields=["started_at", "id"]),
+            # "What served customer C at T" and the admin's search by customer.
+            models.Index(fields=["customer_scope", "started_at"], name="deployment_customer"),
         ]
 
     def __str__(self) -> str:

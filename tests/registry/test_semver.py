@@ -167,10 +167,12 @@ def test_the_admin_lists_a_models_versions_by_precedence():
     browser = Client()
     browser.force_login(UserFactory(is_superuser=True))
 
-    # When an administrator opens the versions list
-    response = browser.get("/admin/registry/modelversion/")
+    # When an administrator opens the versions list of that model
+    response = browser.get(
+        "/admin/registry/modelversion/", {"registered_model__id__exact": model.pk}
+    )
 
-    # Then they come highest precedence first
+    # Then they come highest precedence first (the whole list is newest first)
     assert response.status_code == 200
     listed = [version.version for version in response.context["cl"].result_list]
     assert listed == SEMVER_ORG_PRECEDENCE[::-1]
