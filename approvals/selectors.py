@@ -263,16 +263,16 @@ def request_detail(user: Any, request_id: int, *, now: datetime | None = None) -
 INCIDENT_ID = re.compile(r"^(?:inc-)?(\d{1,12})$", re.IGNORECASE)
 
 
-def _tagged(tag: str) -> Q:
-    # A subquery on the tag's unique name, not a join: no incident appears twice, so
-    # neither a list nor its keyset page needs DISTINCT.
+def _tagged_ids(tag: str) -> QuerySet:
+    # Ids through the tag's unique name, as a subquery rather than a join: no incident
+    # appears twice, so neither a list nor its keyset page needs DISTINCT.
     tagged = Incident.tags.through.objects.filter(incidenttag__name=tag.strip().lower())
-    return Q(pk__in=tagged.values("incident_id"))
+    return tagged.order_by().values("incident_id")
 
 
 def incidents_tagged(queryset: QuerySet[Incident], tag: str) -> QuerySet[Incident]:
     """The incidents carrying ``tag`` (exact; tags are stored lower-case)."""
-    return queryset.filter(_tagged(tag))
+    return queryset.filter(pk__in=_tagged_ids(tag))
 
 
 def incidents_matching(queryset: QuerySet[Incident], term: str) -> QuerySet[Incident]:
@@ -285,7 +285,10 @@ def incidents_matching(queryset: QuerySet[Incident], term: str) -> QuerySet[Inci
     by_id = INCIDENT_ID.match(term)
     if by_id:
         return queryset.filter(pk=int(by_id.group(1)))
-    return queryset.filter(_tagged(term) | Q(title__startswith=term))
+    # A UNION of two index lookups (the tag's incidents, the title prefix's), not an OR:
+    # PostgreSQL answers "IN (subquery) OR title LIKE" by filtering every row.
+    titled = Incident.objects.filter(title__startswith=term).order_by().values("id")
+    return queryset.filter(pk__in=_tagged_ids(term).union(titled))
 
 
 def incidents_visible_to(user: Any) -> QuerySet[Incident]:

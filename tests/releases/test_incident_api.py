@@ -562,3 +562,39 @@ def test_the_detail_runs_the_same_queries_with_2_or_40_timeline_lines_tags_and_v
     large, answer = _queries(client, detail_url(incident))
     assert large == small
     assert (len(answer["timeline"]), len(answer["tags"]), len(answer["versions"])) == (41, 41, 40)
+
+
+# Indexes (PostgreSQL: SQLite has no pattern operator classes).
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans only")
+@pytest.mark.parametrize(
+    ("params", "index"),
+    [
+        ({}, "incident_opened_keyset"),
+        ({"q": "Latency"}, "incident_title_prefix"),
+        ({"q": "Latency spike 3"}, "incident_title_prefix"),
+    ],
+)
+def test_the_newest_first_page_and_the_title_search_can_use_their_indexes(
+    release, engineer, params, index
+):
+    # Given incidents, and a planner told to avoid scanning the table
+    from django.http import QueryDict
+
+    from approvals.incidents_api import filtered_incidents
+
+    _bulk_incidents(release, engineer, 20, start=0)
+    query = QueryDict(mutable=True)
+    query.update(params)
+    page = filtered_incidents(UserFactory(is_superuser=True), query)[:51]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+
+        # When the list's page query is planned
+        plan = page.explain()
+
+        cursor.execute("SET LOCAL enable_seqscan = on")
+
+    # Then it reads the index (a LIKE 'term%' outside the C collation needs pattern ops)
+    assert index in plan, plan
