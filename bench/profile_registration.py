@@ -118,6 +118,9 @@ def main() -> int:
     parser.add_argument(
         "--sort", default="cumulative", choices=["cumulative", "tottime"], help="profile order"
     )
+    parser.add_argument(
+        "--callers", metavar="PATTERN", help="with --profile: who calls the functions matching"
+    )
     parser.add_argument("--no-migrate", action="store_true", help="the database is migrated")
     args = parser.parse_args()
 
@@ -201,7 +204,10 @@ def main() -> int:
             one()
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
+        stats = pstats.Stats(profiler, stream=out).sort_stats(args.sort)
+        stats.print_stats(args.top)
+        if args.callers:
+            stats.print_callers(args.callers)
         print(f"PROFILE of {args.profile} registrations ({args.sort}, CPU time of this thread):")
         print(out.getvalue())
     print(f"# load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")

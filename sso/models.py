@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
 
+from core.historical_records import GovernanceHistory
 from core.team_roles import team_role_choices
 
 
@@ -27,7 +27,7 @@ class SsoIdentity(models.Model):
     subject = models.CharField(max_length=255)
     groups = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         verbose_name = "SSO identity"
@@ -56,7 +56,7 @@ class GroupRoleMapping(models.Model):
     team = models.ForeignKey("registry.Team", on_delete=models.PROTECT, related_name="+")
     permission = models.CharField(max_length=64, choices=team_role_choices)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         verbose_name = "IdP group → team role mapping"
@@ -85,7 +85,7 @@ class SsoRoleGrant(models.Model):
     permission = models.CharField(max_length=64, choices=team_role_choices)
     idp_group = models.CharField("IdP group", max_length=255)
     granted_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         verbose_name = "role granted by SSO"
@@ -108,7 +108,7 @@ class SsoGroupMembership(models.Model):
     )
     group = models.ForeignKey("auth.Group", on_delete=models.CASCADE, related_name="+")
     added_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         verbose_name = "SSO group membership"
@@ -135,7 +135,7 @@ class BreakGlassAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         verbose_name = "break-glass account"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
 from approvals.choices import (
     ALWAYS_CRITICAL_CHECKS,
@@ -16,6 +15,7 @@ from approvals.choices import (
     StepType,
 )
 from approvals.hygiene.rules import default_lifecycle_rules, lifecycle_rules_problems
+from core.historical_records import GovernanceHistory
 from registry.choices import RiskRating
 
 
@@ -93,7 +93,7 @@ class GovernancePolicy(models.Model):
         '"max": 250, "severity": "sev2", "blocks_promotion": true}].',
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         ordering = ["name", "-version"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
 from approvals.choices import IncidentSeverity, IncidentSource, IncidentState
+from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 from registry.choices import Ring
 
@@ -178,7 +178,7 @@ class Incident(models.Model):
     opened_at = models.DateTimeField()
     mitigated_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords(m2m_fields=[tags])
+    history = GovernanceHistory(m2m_fields=[tags])
 
     objects = scoped_to("team")
 

@@ -10,7 +10,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
-from simple_history.models import HistoricalRecords
 
 from approvals.choices import (
     OPEN_REQUEST_STATES,
@@ -21,6 +20,7 @@ from approvals.choices import (
     RequestState,
 )
 from approvals.models.policies import GovernancePolicy
+from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     state_changed_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("version__registered_model__team")
 

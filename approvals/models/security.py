@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from simple_history.models import HistoricalRecords
+
+from core.historical_records import GovernanceHistory
 
 
 class TrustedSigningKey(models.Model):
@@ -16,7 +17,7 @@ class TrustedSigningKey(models.Model):
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         ordering = ["keyid"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import models
-from simple_history.models import HistoricalRecords
 
 from approvals.choices import DeliveryState
 from audit.verbs import AuditVerb
+from core.historical_records import GovernanceHistory
 
 # The events webhooks announce. Endpoints that still list an old spelling (such as
 # "version.deprecate") are matched through AuditVerb.of.
@@ -32,7 +32,7 @@ class WebhookEndpoint(models.Model):
     team_slugs = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["secret"])
+    history = GovernanceHistory(excluded_fields=["secret"])
 
     class Meta:
         ordering = ["name"]

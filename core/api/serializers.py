@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
@@ -13,7 +15,16 @@ class StrictSerializer(serializers.Serializer):
     being quietly trimmed into a valid one."""
 
     def get_fields(self):
-        fields = super().get_fields()
+        # The fields are built once per class and copied per instance, as DRF copies its
+        # declared fields: a ModelSerializer otherwise introspects the model on every
+        # request (about 1 ms of a registration's CPU, issue 14). Nothing here depends on
+        # the instance or its context. The whitespace rule is applied to each copy: a
+        # field's copy is rebuilt from its constructor arguments.
+        prototypes = type(self).__dict__.get("_field_prototypes")
+        if prototypes is None:
+            prototypes = super().get_fields()
+            type(self)._field_prototypes = prototypes
+        fields = copy.deepcopy(prototypes)
         for field in fields.values():
             for text in (field, getattr(field, "child", None)):
                 if isinstance(text, serializers.CharField):

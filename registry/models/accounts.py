@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from core.historical_records import GovernanceHistory
 from registry.validators import validate_slug_name
 
 
@@ -21,7 +21,7 @@ class ServiceAccount(models.Model):
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(m2m_fields=[teams])
+    history = GovernanceHistory(m2m_fields=[teams])
 
     class Meta:
         ordering = ["name"]
@@ -53,7 +53,7 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
-    history = HistoricalRecords(excluded_fields=["token_hash"])
+    history = GovernanceHistory(excluded_fields=["token_hash"])
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
-from simple_history.models import HistoricalRecords
 
+from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 from registry.choices import DatasetUse, FineTuneMethod, ModelKind, RiskRating, VersionState
 from registry.validators import (
@@ -41,7 +41,7 @@ class RegisteredModel(models.Model):
     )
     escalation_contact = models.EmailField()
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("team")
 
@@ -124,7 +124,7 @@ class ModelVersion(ConcurrentTransitionMixin, models.Model):
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
     approval_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     deprecated_at = models.DateTimeField(null=True, blank=True, editable=False)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("registered_model__team")
 
@@ -196,7 +196,7 @@ class Dataset(models.Model):
     team = models.ForeignKey("registry.Team", on_delete=models.PROTECT, related_name="datasets")
     name = models.CharField(max_length=100, validators=[validate_slug_name])
     description = models.TextField(blank=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("team")
 
@@ -222,7 +222,7 @@ class DatasetVersion(models.Model):
     )
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("dataset__team")
 
@@ -255,7 +255,7 @@ class VersionDataset(models.Model):
         DatasetVersion, on_delete=models.PROTECT, related_name="model_links"
     )
     use = models.CharField(max_length=8, choices=DatasetUse.choices)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     class Meta:
         constraints = [

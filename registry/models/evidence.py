@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from simple_history.models import HistoricalRecords
 
+from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 from registry.choices import EvidenceKind, FindingStatus, Severity, VexJustification
 from registry.validators import validate_sha256
@@ -167,7 +167,7 @@ class Deployment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("version__registered_model__team")
 

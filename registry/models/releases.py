@@ -13,8 +13,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
+from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 from registry.choices import ReleaseComponentKind, ReleaseState
 from registry.validators import validate_semver, validate_slug_name
@@ -81,7 +81,7 @@ class Release(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("team")
 

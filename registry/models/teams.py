@@ -1,6 +1,6 @@
 from django.db import models
-from simple_history.models import HistoricalRecords
 
+from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 from registry.validators import validate_slug_name
 
@@ -12,7 +12,7 @@ class Team(models.Model):
     slug = models.CharField(max_length=100, unique=True, validators=[validate_slug_name])
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
+    history = GovernanceHistory()
 
     objects = scoped_to("pk")
 
