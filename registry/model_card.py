@@ -31,7 +31,8 @@ from registry.choices import (
 )
 from registry.models import ModelVersion, Release, ReleaseComponent, VersionDataset
 
-#: Rows of each growing list the card shows (releases pinning the version, incidents).
+#: Rows of each growing list a page shows (the card's releases and incidents, the release
+#: page's ring requests, reports and incidents); a link lists the rest.
 LATEST = 10
 
 

@@ -20,12 +20,11 @@ from core.admin_scoping import TeamScopedAdminMixin, sees_any_team, team_filter
 from core.pagination import UncountedPaginator
 from core.permissions import Verb, allowed
 from registry.choices import ReleaseState
+from registry.model_card import LATEST
 from registry.models import Release
 from registry.release_diff import release_diff
 from registry.services.releases import release_withdraw
 
-# Rows of each growing list the release page shows (ring requests, reports, incidents).
-LATEST = 10
 #: The changelist filter "releases pinning this version" (the model card's "more" link).
 PINS_VERSION = "components__model_version__id__exact"
 
