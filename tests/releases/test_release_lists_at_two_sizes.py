@@ -1,4 +1,5 @@
-"""Issue 13: every release page and list endpoint runs a fixed number of SQL queries at 20
+"""Issue 13: every release page and list endpoint (and the model card, version page,
+dashboard, scorecard and incident list beside them) runs a fixed number of SQL queries at 20
 and at 2,000 releases -- and one release's page and endpoints the same with 2 or 40 ring
 requests, monitoring reports and incidents behind it, showing only the newest."""
 
@@ -100,9 +101,20 @@ def _more_history(release, actor, n: int, *, start: int = 100) -> None:
         )
 
 
-def _pages(release, admin_client, api) -> dict[str, tuple]:
+def _pages(release, admin_client, api, pinned=None) -> dict[str, tuple]:
     pk = release.pk
+    version = pinned or release.components.get().model_version
     return {
+        "admin model card": (admin_client, reverse("admin:model_card", args=[version.pk]), {}),
+        "admin version page": (
+            admin_client,
+            reverse("admin:registry_modelversion_change", args=[version.pk]),
+            {},
+        ),
+        "admin dashboard": (admin_client, reverse("admin:dashboard"), {}),
+        "admin scorecard": (admin_client, reverse("admin:scorecard"), {}),
+        "api scorecard": (api, "/api/v1/scorecard/", {"team": release.team.slug}),
+        "api incident list": (api, "/api/v1/incidents/", {"team": release.team.slug}),
         "admin release list": (admin_client, reverse("admin:registry_release_changelist"), {}),
         "admin release search": (
             admin_client,
@@ -135,6 +147,12 @@ def _pages(release, admin_client, api) -> dict[str, tuple]:
 @pytest.mark.parametrize(
     "page",
     [
+        "admin model card",
+        "admin version page",
+        "admin dashboard",
+        "admin scorecard",
+        "api scorecard",
+        "api incident list",
         "admin release list",
         "admin release search",
         "admin release page",
@@ -153,10 +171,11 @@ def test_a_release_page_or_endpoint_runs_the_same_queries_at_20_and_2000_release
     release, actor, api = stack
     _report(release, actor, 0)
     _incident(release, actor, 0)
-    client, url, params = _pages(release, admin_client, api)[page]
     pinned = ModelVersionFactory(
         registered_model__team=release.team, state=VersionState.APPROVED, complete=True
     )
+    # The model card and version page are those of the version every bulk release pins.
+    client, url, params = _pages(release, admin_client, api, pinned)[page]
     bulk_releases(release.team, SMALL - 1, actor=actor, pinned=pinned)
     _count(client, url, params)  # warms the process's caches (content types)
     small, _ = _count(client, url, params)
