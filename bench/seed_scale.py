@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -471,12 +472,18 @@ def main() -> int:
     if options.versions % sw.VERSIONS_PER_MODEL:
         print(f"--versions must be a multiple of {sw.VERSIONS_PER_MODEL}", file=sys.stderr)
         return 2
-    os.environ.setdefault("GOVBOARD_AUDIT_HEADS_URL", f"file://{tempfile.gettempdir()}/scale-heads")
+    # The signed heads' copy outside the database, one directory per database: a head
+    # left by an earlier database of the same name would fail verification.
+    database = os.environ["DATABASE_URL"].rsplit("/", 1)[-1]
+    heads = Path(tempfile.gettempdir()) / f"govboard-scale-heads-{database}"
+    os.environ.setdefault("GOVBOARD_AUDIT_HEADS_URL", f"file://{heads}")
     sw.setup_django()
     from django.db import connection, transaction
 
     have = sw.versions_in_world()
     if not sw.world_exists():
+        if heads.is_dir() and os.environ["GOVBOARD_AUDIT_HEADS_URL"] == f"file://{heads}":
+            shutil.rmtree(heads)  # a new world: the heads of the dropped one mean nothing
         with transaction.atomic():
             people = sw.world(create=True)
     else:
