@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import Q
 
 from approvals.models import PromotionRequest
+from audit.models import AuditEvent
 from audit.subjects import about
 from registry.models import Deployment, Evidence, FindingTriage, ModelVersion, RegisteredModel
 
@@ -28,11 +29,18 @@ def model_events_q(user: Any, term: str, *, prefix: bool) -> Q:
         models = models.filter(team__slug=team_slug)
     versions = ModelVersion.objects.filter(registered_model__in=models.values("pk"))
     version_ids = versions.values("pk")
-    return (
-        about(models)
-        | about(versions)
-        | about(PromotionRequest.objects.filter(version__in=version_ids))
-        | about(Evidence.objects.filter(version__in=version_ids))
-        | about(Deployment.objects.filter(version__in=version_ids))
-        | about(FindingTriage.objects.filter(version__in=version_ids))
-    )
+    subjects = [
+        models,
+        versions,
+        PromotionRequest.objects.filter(version__in=version_ids),
+        Evidence.objects.filter(version__in=version_ids),
+        Deployment.objects.filter(version__in=version_ids),
+        FindingTriage.objects.filter(version__in=version_ids),
+    ]
+    # A UNION of one (object_type, object_id) index lookup per kind, not an OR of them:
+    # with the OR, PostgreSQL walks the whole log newest first and filters each event
+    # (65 ms at 300,000 events, growing with the log); the UNION probes the index (4 ms).
+    events = [
+        AuditEvent.objects.filter(about(subject)).order_by().values("pk") for subject in subjects
+    ]
+    return Q(pk__in=events[0].union(*events[1:], all=True))

@@ -260,7 +260,7 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
         "state_changed_at",
     ]
     inlines = [CheckResultInline, CheckExceptionInline, SignOffInline, DecisionRecordInline]
-    ordering = ["-created_at"]
+    ordering = ["-id"]  # newest first on the pk index ("-created_at" sorted every request)
     service_actions = (
         ServiceAction(
             name="sign",
