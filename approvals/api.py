@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -19,9 +18,11 @@ from core.api.params import text_query_params
 from core.api.serializers import StrictSerializer
 from core.errors import DomainError, InvalidInput
 from core.ids import IdField, parse_id
+from core.permissions import Verb, allowed
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion
-from registry.representations import VERSION_COLUMNS, VersionSerializer, version_representation
+from registry.representations import VersionSerializer, version_representation
+from registry.version_lookup import version_for_status
 
 
 class SignOffSerializer(serializers.ModelSerializer):
@@ -153,14 +154,18 @@ class VersionStatusSerializer(VersionSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: ModelVersion) -> dict:
-        # The version by hand (registry.representations); the requests, when there are
-        # any, through their serializer. CI's read-back right after registering has none.
-        requests = list(instance.promotion_requests.all())
-        return version_representation(instance) | {
-            "promotion_requests": PromotionRequestSerializer(requests, many=True).data
-            if requests
-            else []
-        }
+        return version_status_representation(instance, list(instance.promotion_requests.all()))
+
+
+def version_status_representation(version: ModelVersion, requests: list) -> dict:
+    """A version as the API shows it, with its promotion requests: the version by hand
+    (registry.representations); the requests, when there are any, through their
+    serializer. CI's read-back right after registering has none."""
+    return version_representation(version) | {
+        "promotion_requests": PromotionRequestSerializer(requests, many=True).data
+        if requests
+        else []
+    }
 
 
 class PromotionRequestListCreateView(generics.GenericAPIView):
@@ -327,21 +332,21 @@ class VersionStatusView(APIView):
 
     @extend_schema(responses=VersionStatusSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        # Only the columns the answer shows, no default ordering on a lookup by id.
-        found = list(
-            registry_selectors.versions_visible_to(request.user)
-            .only(*VERSION_COLUMNS)
-            .prefetch_related(
-                Prefetch(
-                    "promotion_requests",
-                    queryset=selectors.request_with_evidence(
-                        PromotionRequest.objects.select_related("requested_by").order_by("id")
-                    ),
+        # One statement written once (registry.version_lookup): CI reads every version
+        # back right after registering it. A hidden version is a missing one.
+        found = version_for_status(pk)
+        if found is None or not allowed(request.user, Verb.READ, found[0].registered_model.team):
+            raise Http404
+        version, has_requests = found
+        requests = (
+            list(
+                selectors.request_with_evidence(
+                    PromotionRequest.objects.select_related("requested_by")
+                    .filter(version_id=version.pk)
+                    .order_by("id")
                 )
             )
-            .filter(pk=pk)
-            .order_by()[:1]
+            if has_requests
+            else []
         )
-        if not found:
-            raise Http404
-        return Response(VersionStatusSerializer(found[0]).data)
+        return Response(version_status_representation(version, requests))

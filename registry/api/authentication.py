@@ -6,10 +6,9 @@ never meets a secret in a variable-time comparison) and the final equality check
 a revocation (or a disabled account, or a team removed) counts from the very next request
 in every process.
 
-Every API request pays this, so it is one SQL statement written once per process (issue 14):
-the token, its account, the account's user and (PostgreSQL) the account's team ids in one
-round trip, the rows built with ``Model.from_db`` and the fields' own database converters,
-without compiling an ORM query per request.
+Every API request pays this, so it is one SQL statement written once per process
+(``core.rows``, issue 14): the token, its account, the account's user and (PostgreSQL) the
+account's team ids in one round trip.
 """
 
 from __future__ import annotations
@@ -21,37 +20,20 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Model
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from core import rows
 from registry.models import ApiToken, ServiceAccount
 from registry.services import TOKEN_PREFIX, hash_token
 
 
 @dataclass(frozen=True)
-class _Part:
-    """One model's columns in the lookup's row: where they are and how they convert."""
-
-    model: type[Model]
-    names: tuple[str, ...]
-    start: int
-    converters: tuple[tuple[int, tuple, Any], ...]  # (offset, converters, expression)
-
-    def build(self, row: tuple, db_connection: Any) -> Model:
-        values = list(row[self.start : self.start + len(self.names)])
-        for offset, converters, expression in self.converters:
-            for convert in converters:
-                values[offset] = convert(values[offset], expression, db_connection)
-        return self.model.from_db(db_connection.alias, self.names, values)
-
-
-@dataclass(frozen=True)
 class _Lookup:
     sql: str
-    token: _Part
-    account: _Part
-    user: _Part
+    token: rows.Columns
+    account: rows.Columns
+    user: rows.Columns
     with_team_ids: bool
 
 
@@ -59,54 +41,43 @@ class _Lookup:
 def _lookup(vendor: str) -> _Lookup:
     """The token lookup for this database vendor, built once from the models' metadata."""
     quote = connection.ops.quote_name
-    parts, columns, start = [], [], 0
-    for model, alias in ((ApiToken, "t"), (ServiceAccount, "a"), (get_user_model(), "u")):
-        fields = model._meta.concrete_fields
-        converters = []
-        for offset, field in enumerate(fields):
-            expression = field.get_col(alias)
-            found = tuple(
-                connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
-            )
-            if found:
-                converters.append((offset, found, expression))
-            columns.append(f"{alias}.{quote(field.column)}")
-        parts.append(_Part(model, tuple(f.attname for f in fields), start, tuple(converters)))
-        start += len(fields)
-    through = ServiceAccount.teams.through._meta
+    user_model = get_user_model()
+    token = rows.columns(ApiToken, "t")
+    account = rows.columns(ServiceAccount, "a", start=token.stop)
+    user = rows.columns(user_model, "u", start=account.stop)
+    select = [*token.select, *account.select, *user.select]
+    through = ServiceAccount.teams.through
     with_team_ids = vendor == "postgresql"
     if with_team_ids:
         # The account's team ids in the same round trip.
-        columns.append(
-            f"ARRAY(SELECT m.{quote(through.get_field('team').column)}"  # noqa: S608
-            f" FROM {quote(through.db_table)} m"
-            f" WHERE m.{quote(through.get_field('serviceaccount').column)} = a.{quote('id')})"
+        select.append(
+            f"ARRAY(SELECT {rows.column(through, 'team', 'm')}"  # noqa: S608
+            f" FROM {rows.table(through, 'm')}"
+            f" WHERE {rows.column(through, 'serviceaccount', 'm')} = a.{quote('id')})"
         )
     # Identifiers only, from the models' metadata, quoted; the digest is a parameter.
     sql = (
-        f"SELECT {', '.join(columns)}"  # noqa: S608
-        f" FROM {quote(ApiToken._meta.db_table)} t"
-        f" JOIN {quote(ServiceAccount._meta.db_table)} a"
-        f" ON a.{quote('id')} = t.{quote(ApiToken._meta.get_field('service_account').column)}"
-        f" JOIN {quote(get_user_model()._meta.db_table)} u"
-        f" ON u.{quote('id')} = a.{quote(ServiceAccount._meta.get_field('user').column)}"
-        f" WHERE t.{quote(ApiToken._meta.get_field('token_hash').column)} = %s"
+        f"SELECT {', '.join(select)}"  # noqa: S608
+        f" FROM {rows.table(ApiToken, 't')}"
+        f" JOIN {rows.table(ServiceAccount, 'a')}"
+        f" ON a.{quote('id')} = {rows.column(ApiToken, 'service_account', 't')}"
+        f" JOIN {rows.table(user_model, 'u')}"
+        f" ON u.{quote('id')} = {rows.column(ServiceAccount, 'user', 'a')}"
+        f" WHERE {rows.column(ApiToken, 'token_hash', 't')} = %s"
     )
-    return _Lookup(sql, *parts, with_team_ids=with_team_ids)
+    return _Lookup(sql, token, account, user, with_team_ids=with_team_ids)
 
 
 def token_with_account(digest: str) -> tuple[ApiToken, set[int]] | None:
     """The token with this hash, its account and user attached, and the account's team ids
     (one statement on PostgreSQL, two elsewhere); None when no token has it."""
     lookup = _lookup(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(lookup.sql, [digest])
-        row = cursor.fetchone()
+    row = rows.fetch_one(lookup.sql, [digest])
     if row is None:
         return None
-    token = lookup.token.build(row, connection)
-    account = lookup.account.build(row, connection)
-    account.user = lookup.user.build(row, connection)
+    token = lookup.token.build(row)
+    account = lookup.account.build(row)
+    account.user = lookup.user.build(row)
     token.service_account = account
     team_ids = (
         set(row[-1]) if lookup.with_team_ids else set(account.teams.values_list("id", flat=True))
