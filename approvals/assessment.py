@@ -94,7 +94,15 @@ def counting_signoffs(**filters: Any) -> QuerySet[SignOff]:
 
 def role_missing_q(role: str) -> Q:
     """The set form of ``Assessment.missing_roles`` for one role: the outer request's
-    policy requires ``role`` and fewer sign-offs of it count than its quorum."""
+    policy requires ``role`` and fewer sign-offs of it count than its quorum.
+
+    A policy that does not require ``role`` has no quorum for it: NULL, and NULL > n is
+    not true, so the comparison alone says "required and missing". No ``has_key`` test
+    beside it: PostgreSQL has no statistics for ``policy_snapshot -> 'required_roles' ?
+    role`` and guesses it keeps 1 % of the rows, so it expected ten requests in the queue
+    and sorted all 4,000 in review instead of walking ``promotion_request_queue_order``
+    and stopping after a page (issue 14: 82 -> 8 ms in EXPLAIN ANALYZE at 100,000
+    versions, 4,000 requests in review)."""
     counted = (
         counting_signoffs(role=role)
         .order_by()
@@ -104,9 +112,7 @@ def role_missing_q(role: str) -> Q:
     )
     quorum = Cast(KT(f"policy_snapshot__required_roles__{role}"), IntegerField())
     counted_or_none = Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-    return Q(policy_snapshot__required_roles__has_key=role) & Q(
-        GreaterThan(quorum, counted_or_none)
-    )
+    return Q(GreaterThan(quorum, counted_or_none))
 
 
 @dataclass

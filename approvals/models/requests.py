@@ -122,6 +122,14 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"]),
             models.Index(fields=["state", "state_changed_at"]),
+            # The review queue's order (selectors.review_queue_for) over the requests in
+            # review only: the queue walks it and stops after a page instead of sorting
+            # every request in review (issue 14).
+            models.Index(
+                fields=["-priority", "due_at", "created_at", "id"],
+                condition=Q(state=RequestState.IN_REVIEW),
+                name="promotion_request_queue_order",
+            ),
         ]
 
     def __str__(self) -> str:
