@@ -27,16 +27,30 @@ def versions_visible_to(user: Any) -> QuerySet[ModelVersion]:
     )
 
 
+def ownership_q(user: Any, lookup: str = "") -> Q:
+    """The models ``user`` owns or is the backup owner of, at ``lookup`` (a path to the
+    registered model, e.g. ``registered_model__``; empty on the model itself)."""
+    return Q(**{f"{lookup}owner": user}) | Q(**{f"{lookup}backup_owner": user})
+
+
 def versions_owned_by(user: Any) -> QuerySet[ModelVersion]:
     """The versions of models the user owns or is the backup owner of ("My models"),
     among those they may see."""
-    return versions_visible_to(user).filter(
-        Q(registered_model__owner=user) | Q(registered_model__backup_owner=user)
-    )
+    return versions_visible_to(user).filter(ownership_q(user, "registered_model__"))
 
 
 def models_visible_to(user: Any) -> QuerySet[RegisteredModel]:
     return RegisteredModel.objects.visible_to(user).select_related("team", "owner", "backup_owner")
+
+
+def models_owned_by(user: Any) -> QuerySet[RegisteredModel]:
+    """The models the user owns or backs up, among those they may see, by name."""
+    return (
+        RegisteredModel.objects.visible_to(user)
+        .filter(ownership_q(user))
+        .select_related("team")
+        .order_by("name", "id")
+    )
 
 
 def team_for_user(user: Any, slug: str) -> Team | None:

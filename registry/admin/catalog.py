@@ -24,13 +24,29 @@ from registry.models import (
     RegisteredModel,
     VersionDataset,
 )
+from registry.selectors import ownership_q
 from registry.version_search import version_search_results
+
+
+class OwnershipFilter(admin.SimpleListFilter):
+    """ "Mine": the models the person owns or backs up (My models' "all your models")."""
+
+    title = "ownership"
+    parameter_name = "mine"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Mine: owner or backup owner")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() == "yes":
+            return queryset.filter(ownership_q(request.user))
+        return queryset
 
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(TeamScopedAdmin):
     list_display = ["name", "team", "kind", "owner", "backup_owner", "escalation_contact"]
-    list_filter = ["kind", team_filter("team")]
+    list_filter = [OwnershipFilter, "kind", team_filter("team")]
     list_select_related = ["team", "owner", "backup_owner"]
     # Name by prefix (the varchar_pattern_ops name index), team and owner exactly.
     search_fields = ["^name", "team__slug", "owner__username"]

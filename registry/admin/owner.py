@@ -3,7 +3,11 @@ backs up, with their state and when their approval runs out; filtered and sorted
 same expiry windows as the version list (``registry.approval_expiry``).
 
 Bounded: one query for the rows of the page (one more than a page, to know whether a
-next page exists: no COUNT over the owner's versions) and one for the filter's models.
+next page exists: no COUNT over the owner's versions), one for the first ``MODEL_LIMIT``
+of their models (each named once, a link that narrows the versions to it; "all your
+models" opens the models' own paginated list), and one more to check a chosen model is
+theirs. It listed every model twice (a sentence of links and the filter's ``<select>``)
+from a DISTINCT over all their versions: 4,900 models, 100,000 versions (issue 14).
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from registry.approval_expiry import EXPIRY_WINDOWS, approval_expiry_q, version_expiry_text
 from registry.choices import VersionState
-from registry.selectors import versions_owned_by
+from registry.models import RegisteredModel
+from registry.selectors import models_owned_by, versions_owned_by
 
 PAGE_SIZE = 50
+#: How many of the person's models the page names (by name); the rest are one link away.
+MODEL_LIMIT = 20
 
 #: Sort key -> ordering; versions without an expiry sort last either way.
 SORTS: dict[str, tuple[str, list[Any]]] = {
@@ -34,7 +42,9 @@ SORTS: dict[str, tuple[str, list[Any]]] = {
 
 
 class MyModelsFilter(forms.Form):
-    model = forms.ChoiceField(required=False, label="Model")
+    # A model's link in the page's list sets it; the form keeps it while other filters
+    # change (a hidden input), and refuses a model that is not the person's.
+    model = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=1)
     state = forms.ChoiceField(
         required=False, label="State", choices=[("", "Any state"), *VersionState.choices]
     )
@@ -50,27 +60,29 @@ class MyModelsFilter(forms.Form):
     )
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000)
 
-    def __init__(self, data: Any, *, models: list[tuple[int, str]]) -> None:
+    def __init__(self, data: Any, *, owned: QuerySet[RegisteredModel]) -> None:
         super().__init__(data)
-        self.fields["model"].choices = [("", "All my models"), *models]
+        self.owned = owned
+
+    def clean_model(self) -> RegisteredModel | None:
+        model_id = self.cleaned_data.get("model")
+        if model_id is None:
+            return None
+        model = self.owned.filter(pk=model_id).first()
+        if model is None:
+            raise forms.ValidationError("That is not one of your models.")
+        return model
 
 
 def my_models_view(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     versions = versions_owned_by(request.user)
-    models = sorted(
-        {
-            (model_id, f"{team}/{name}")
-            for model_id, team, name in versions.values_list(
-                "registered_model_id", "registered_model__team__slug", "registered_model__name"
-            ).distinct()
-        },
-        key=lambda choice: choice[1],
-    )
-    form = MyModelsFilter(request.GET or None, models=models)
+    owned = models_owned_by(request.user)
+    models = list(owned[: MODEL_LIMIT + 1])
+    form = MyModelsFilter(request.GET or None, owned=owned)
     chosen = form.cleaned_data if form.is_valid() else {}
     if chosen.get("model"):
-        versions = versions.filter(registered_model_id=int(chosen["model"]))
+        versions = versions.filter(registered_model=chosen["model"])
     if chosen.get("state"):
         versions = versions.filter(state=chosen["state"])
     if chosen.get("expiry"):
@@ -102,6 +114,9 @@ def my_models_view(request: HttpRequest) -> HttpResponse:
     ]
     query = request.GET.copy()
     query.pop("page", None)
+    # A model's link keeps the other filters and replaces the model.
+    other_filters = query.copy()
+    other_filters.pop("model", None)
     context = {
         **admin.site.each_context(request),
         "title": "My models",
@@ -110,7 +125,11 @@ def my_models_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "has_next": len(fetched) > PAGE_SIZE,
         "query": query.urlencode(),
-        "model_count": len(models),
+        "models": models[:MODEL_LIMIT],
+        "other_filters": other_filters.urlencode(),
+        "more_models": len(models) > MODEL_LIMIT,
+        "chosen_model": chosen.get("model"),
+        "all_models_url": reverse("admin:registry_registeredmodel_changelist") + "?mine=yes",
     }
     return TemplateResponse(request, "admin/registry/my_models.html", context)
 

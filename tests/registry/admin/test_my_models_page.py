@@ -11,7 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from registry.admin.owner import MODEL_LIMIT
 from registry.choices import VersionState
+from registry.models import RegisteredModel
 from tests.registry.admin.owner_scenario import bulk_versions, owned_model, owner_of
 from tests.registry.factories import ModelVersionFactory, RegisteredModelFactory, TeamFactory
 
@@ -186,3 +188,90 @@ def test_my_models_runs_the_same_queries_at_20_and_at_2000_versions(client):
     # navigation's badge counts at most 100 rows)
     assert len(at_20) == len(at_2000), [q["sql"] for q in at_2000]
     assert unbounded_counts(at_2000) == []
+
+
+def test_each_of_the_owners_models_is_named_once_and_narrows_the_list_to_its_versions(client):
+    # Given an owner of two models and the backup owner of a third
+    team = TeamFactory(slug="assistants")
+    owner = owner_of(team)
+    alpha, beta = owned_model(team, owner, name="alpha"), owned_model(team, owner, name="beta")
+    gamma = RegisteredModelFactory(team=team, backup_owner=owner, name="gamma")
+    for model in (alpha, beta, gamma):
+        bulk_versions(model, 2, expires_at=timezone.now() + timedelta(days=40))
+    client.force_login(owner)
+
+    # When they open "My models", then follow one model's link, keeping a filter
+    response = client.get(MY_MODELS, {"state": VersionState.APPROVED})
+    html = response.content.decode()
+    narrowed = client.get(MY_MODELS, {"state": VersionState.APPROVED, "model": str(beta.pk)})
+
+    # Then each model is named once, by name, as a link that keeps the other filters
+    assert [model.name for model in response.context["models"]] == ["alpha", "beta", "gamma"]
+    assert html.count("assistants/beta") == 1
+    assert f'href="?state=approved&amp;model={beta.pk}"' in html
+    assert not response.context["more_models"]
+    # And the link shows that model's versions only, saying so
+    assert shown_versions(narrowed) == ["beta 2.0.0", "beta 2.1.0"]
+    assert "Versions of assistants/beta" in narrowed.content.decode()
+
+
+def test_an_owner_of_many_models_sees_the_first_ones_and_a_link_to_all_of_them(client):
+    # Given an owner of more models than the page names
+    team = TeamFactory(slug="assistants")
+    owner = owner_of(team)
+    for index in range(MODEL_LIMIT + 5):
+        owned_model(team, owner, name=f"model-{index:02d}")
+    client.force_login(owner)
+
+    # When they open "My models", and follow "all your models"
+    response = client.get(MY_MODELS)
+    everything = client.get(response.context["all_models_url"])
+
+    # Then the page names the first MODEL_LIMIT by name and links to the models' list,
+    # which holds all of theirs
+    assert [model.name for model in response.context["models"]] == [
+        f"model-{index:02d}" for index in range(MODEL_LIMIT)
+    ]
+    assert response.context["more_models"]
+    assert 'id="my-models-all"' in response.content.decode()
+    assert everything.status_code == 200
+    assert {model.name for model in everything.context["cl"].result_list} == {
+        f"model-{index:02d}" for index in range(MODEL_LIMIT + 5)
+    }
+
+
+def test_my_models_runs_the_same_queries_at_3_and_at_60_models(client):
+    # Given an owner with 3 models of 2 versions each
+    team = TeamFactory()
+    owner = owner_of(team)
+    expires = timezone.now() + timedelta(days=10)
+
+    def more_models(count: int, start: int) -> None:
+        for index in range(start, start + count):
+            bulk_versions(
+                owned_model(team, owner, name=f"model-{index:02d}"), 2, expires_at=expires
+            )
+
+    more_models(3, 0)
+    client.force_login(owner)
+    chosen = RegisteredModel.objects.get(name="model-01")
+    params = {"expiry": "30", "model": str(chosen.pk)}
+
+    # When the page is opened, plain and narrowed to one model, at 3 models and at 60
+    with CaptureQueriesContext(connection) as plain_3:
+        client.get(MY_MODELS)
+    with CaptureQueriesContext(connection) as narrowed_3:
+        client.get(MY_MODELS, params)
+    more_models(57, 3)
+    with CaptureQueriesContext(connection) as plain_60:
+        large = client.get(MY_MODELS)
+    with CaptureQueriesContext(connection) as narrowed_60:
+        narrowed = client.get(MY_MODELS, params)
+
+    # Then each runs the same queries at both sizes, none an unbounded COUNT, and the
+    # page names at most MODEL_LIMIT models
+    assert len(plain_3) == len(plain_60), [q["sql"] for q in plain_60]
+    assert len(narrowed_3) == len(narrowed_60), [q["sql"] for q in narrowed_60]
+    assert unbounded_counts(plain_60) == unbounded_counts(narrowed_60) == []
+    assert len(large.context["models"]) == MODEL_LIMIT and large.context["more_models"]
+    assert shown_versions(narrowed) == ["model-01 2.0.0", "model-01 2.1.0"]
