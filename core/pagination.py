@@ -134,7 +134,10 @@ class KeysetPagination(BasePagination):
     answer is ``{"next", "previous", "results"}``.
 
     The cursor is signed (``django.core.signing``): a tampered, truncated or foreign cursor
-    is a 400 problem, never a 500 or a page of someone else's order. ``?page=`` (the old
+    is a 400 problem, never a 500 or a page of someone else's order. It is scoped to the
+    path and the order, and to the query parameters a view names in
+    ``cursor_bound_params`` (a list that answers one question, like served-at's customer
+    and moment, refuses another question's cursor). ``?page=`` (the old
     page numbers) is a 400 too: a client that counted pages would otherwise loop on the
     first page forever.
     """
@@ -160,6 +163,11 @@ class KeysetPagination(BasePagination):
         ordering = queryset.query.order_by or self.default_ordering
         self.keys = _keys(queryset.model, ordering)
         self.scope = f"{request.path}|{','.join(key.spec() for key in self.keys)}"
+        bound = getattr(view, "cursor_bound_params", ())
+        if bound:
+            # The view's answer depends on these as a whole (a moment, a customer): a
+            # boundary row of another question would silently skip part of this one.
+            self.scope += "|" + "&".join(f"{name}={params.get(name, '')}" for name in bound)
         boundary, self.reverse = self._decode(params.get(self.cursor_query_param))
         keys = [key.flipped() for key in self.keys] if self.reverse else self.keys
         if boundary is not None:

@@ -34,12 +34,13 @@ def deployments_serving(
     return queryset.select_related("version__registered_model", "release")
 
 
-def served_at(
-    *, actor: Any, customer: str, at: datetime, environment: str | None = None
-) -> list[dict[str, Any]]:
-    """What served ``customer`` at ``at``: each live deployment, its release and the
-    release's model-version components (kind, model, version, parameters). Two queries."""
-    deployments = deployments_serving(
+def served_deployments(
+    actor: Any, *, customer: str, at: datetime, environment: str | None = None
+) -> QuerySet[Deployment]:
+    """``deployments_serving`` with each release's model-version components prefetched, in
+    its keyset order (newest start first, on the ``deployment_customer`` index): a page of
+    it is two queries whatever its size (``served_row`` reads nothing more)."""
+    return deployments_serving(
         actor, customer=customer, at=at, environment=environment
     ).prefetch_related(
         Prefetch(
@@ -49,42 +50,57 @@ def served_at(
             .order_by("id"),
         )
     )
-    served = []
-    for deployment in deployments:
-        release = deployment.release
-        served.append(
-            {
-                "deployment": deployment.pk,
-                "environment": deployment.environment,
-                "ring": deployment.ring,
-                "customer_scope": deployment.customer_scope,
-                "started_at": deployment.started_at,
-                "ended_at": deployment.ended_at,
-                "version": {
-                    "id": deployment.version_id,
-                    "model": deployment.version.registered_model.name,
-                    "version": deployment.version.version,
-                },
-                "release": (
-                    {
-                        "id": release.pk,
-                        "name": release.name,
-                        "version": release.version,
-                        "manifest_sha256": release.manifest_sha256,
-                        "components": [
-                            {
-                                "kind": c.kind,
-                                "model": c.model_version.registered_model.name,
-                                "version": c.model_version.version,
-                                "version_id": c.model_version_id,
-                                "parameters": c.model_version.parameters,
-                            }
-                            for c in release.components.all()
-                        ],
-                    }
-                    if release is not None
-                    else None
-                ),
-            }
+
+
+def served_at(
+    *, actor: Any, customer: str, at: datetime, environment: str | None = None
+) -> list[dict[str, Any]]:
+    """What served ``customer`` at ``at``, whole: each live deployment as ``served_row``.
+    Two queries. The API pages ``served_deployments`` instead (a customer's live set has no
+    bound of its own)."""
+    return [
+        served_row(deployment)
+        for deployment in served_deployments(
+            actor, customer=customer, at=at, environment=environment
         )
-    return served
+    ]
+
+
+def served_row(deployment: Deployment) -> dict[str, Any]:
+    """One live deployment of ``served_deployments``: its window, its version, and its
+    release with the release's model-version components (kind, model, version,
+    parameters)."""
+    release = deployment.release
+    return {
+        "id": deployment.pk,
+        "environment": deployment.environment,
+        "ring": deployment.ring,
+        "customer_scope": deployment.customer_scope,
+        "started_at": deployment.started_at,
+        "ended_at": deployment.ended_at,
+        "version": {
+            "id": deployment.version_id,
+            "model": deployment.version.registered_model.name,
+            "version": deployment.version.version,
+        },
+        "release": (
+            {
+                "id": release.pk,
+                "name": release.name,
+                "version": release.version,
+                "manifest_sha256": release.manifest_sha256,
+                "components": [
+                    {
+                        "kind": c.kind,
+                        "model": c.model_version.registered_model.name,
+                        "version": c.model_version.version,
+                        "version_id": c.model_version_id,
+                        "parameters": c.model_version.parameters,
+                    }
+                    for c in release.components.all()
+                ],
+            }
+            if release is not None
+            else None
+        ),
+    }

@@ -1,46 +1,38 @@
 """``GET /api/v1/served/?customer=C&at=T[&environment=E]``: which model and threshold served
-customer C at time T (issue 13). One answer: ``registry.serving.served_at``."""
+customer C at time T (issue 13), in keyset pages like every API list (issue 14). One answer:
+``registry.serving.served_deployments``, each row ``registry.serving.served_row``."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.api.params import text_query_params
+from core.api.params import aware_datetime_param, text_query_params
 from core.errors import InvalidInput
-from registry.serving import served_at
+from core.pagination import keyset_parameters
+from registry.serving import served_deployments, served_row
 
 
-def _moment(value: str | None) -> datetime:
-    """An ISO 8601 datetime with a zone, in UTC; anything else (missing, naive, impossible,
-    or at the calendar's edge, where converting or stepping past it overflows) is a 400."""
-    try:
-        parsed = parse_datetime(value or "")
-        if parsed is not None and parsed.tzinfo is not None:
-            moment = parsed.astimezone(UTC)
-            moment + timedelta(microseconds=1)  # the selector's half-open window end
-            return moment
-    except (ValueError, OverflowError):
-        pass
-    raise InvalidInput("at must be an ISO 8601 datetime with a time zone.")
+class ServedAtView(generics.GenericAPIView):
+    """The deployments live for a customer at a moment, newest start first, each with its
+    release and the release's model, threshold/config (with its parameters) and SDK
+    versions. A customer's live set has no bound of its own: it is paged, never counted."""
 
-
-class ServedAtView(APIView):
-    """The deployments live for a customer at a moment, each with its release and the
-    release's model, threshold/config (with its parameters) and SDK versions."""
+    # A cursor answers one question: another customer's, moment's or environment's
+    # boundary row would skip part of this answer, so its cursor is refused (a 400).
+    cursor_bound_params = ("customer", "at", "environment")
 
     @extend_schema(
+        operation_id="served_at_list",
         responses={200: OpenApiTypes.OBJECT},
         parameters=[
             OpenApiParameter("customer", str, required=True, description="Customer scope"),
             OpenApiParameter("at", OpenApiTypes.DATETIME, required=True),
             OpenApiParameter("environment", str),
+            *keyset_parameters(),
         ],
     )
     def get(self, request: Request) -> Response:
@@ -48,11 +40,14 @@ class ServedAtView(APIView):
         customer = (params.get("customer") or "").strip()
         if not customer:
             raise InvalidInput("customer is required.")
-        at = _moment(params.get("at"))
-        served = served_at(
-            actor=request.user,
+        at = aware_datetime_param(params.get("at"), "at")
+        if at is None:
+            raise InvalidInput("at is required.")
+        deployments = served_deployments(
+            request.user,
             customer=customer,
             at=at,
             environment=(params.get("environment") or "").strip() or None,
         )
-        return Response({"customer": customer, "at": at.isoformat(), "served": served})
+        page = self.paginate_queryset(deployments)
+        return self.get_paginated_response([served_row(deployment) for deployment in page])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
@@ -15,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api.params import text_query_params
+from core.api.params import aware_datetime_param, text_query_params
 from core.errors import InvalidInput
 from core.ids import parse_id
 from core.parsers import PayloadTooLarge, StrictJSONParser
@@ -215,13 +213,15 @@ class DeploymentListCreateView(generics.GenericAPIView):
 
     def get_queryset(self):
         params = text_query_params(self.request)
+        active_from = aware_datetime_param(params.get("from"), "from")
+        active_until = aware_datetime_param(params.get("until"), "until")
         return selectors.deployments_visible_to(
             self.request.user,
             environment=params.get("environment") or None,
             customer_scope=params.get("customer_scope") or None,
             version_id=parse_id(params.get("version"), name="version"),
-            active_from=_aware_datetime_or_none(params.get("from"), "from"),
-            active_until=_aware_datetime_or_none(params.get("until"), "until"),
+            active_from=active_from.isoformat() if active_from else None,
+            active_until=active_until.isoformat() if active_until else None,
         )
 
     @extend_schema(
@@ -282,23 +282,6 @@ def _validate_path_names(**values: str) -> None:
             errors[name] = exc.messages
     if errors:
         raise InvalidInput("The URL names an invalid team or model.", errors=errors)
-
-
-def _aware_datetime_or_none(value: str | None, name: str) -> str | None:
-    """An ISO datetime with a zone, normalised to UTC; impossible or out-of-range is a 400.
-
-    ``parse_datetime`` raises on impossible dates (Feb 30) and converting an offset at the
-    calendar's edge to UTC overflows: both were 500s.
-    """
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed.astimezone(UTC).isoformat()
-    except (ValueError, OverflowError):
-        pass
-    raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
 
 
 class VersionDatasetsView(APIView):

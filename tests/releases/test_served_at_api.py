@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -14,6 +15,7 @@ from registry.choices import TokenScope
 from registry.models import Deployment
 from tests.registry.factories import UserFactory, service_account_with_token
 from tests.releases.rings_helpers import config_component, model_component, stack_release
+from tests.world import assert_problem, governance_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -48,14 +50,14 @@ def test_the_endpoint_names_the_release_and_its_threshold_version_for_a_customer
     response = client.get("/api/v1/served/", {"customer": "acme", "at": at})
 
     assert response.status_code == 200, response.content
-    (served,) = response.json()["served"]
+    (served,) = response.json()["results"]
     assert served["release"]["id"] == release.pk
     threshold = config_component(release)
     (config,) = [c for c in served["release"]["components"] if c["kind"] == "config"]
     assert config["version_id"] == threshold.pk
     assert config["parameters"] == {"decline_above": 0.82}
     later = (now - timedelta(days=1)).isoformat()
-    assert client.get("/api/v1/served/", {"customer": "acme", "at": later}).json()["served"] == []
+    assert client.get("/api/v1/served/", {"customer": "acme", "at": later}).json()["results"] == []
 
 
 def test_another_teams_deployments_are_not_served_to_a_reader():
@@ -67,7 +69,7 @@ def test_another_teams_deployments_are_not_served_to_a_reader():
     response = outsider.get("/api/v1/served/", {"customer": "acme", "at": now.isoformat()})
 
     assert response.status_code == 200
-    assert response.json()["served"] == []
+    assert response.json()["results"] == []
 
 
 @pytest.mark.parametrize(
@@ -103,6 +105,127 @@ def test_the_endpoint_runs_the_same_queries_for_one_or_many_deployments():
             deploy(release, start=now - timedelta(days=3), customer=customer)
         with CaptureQueriesContext(connection) as queries:
             response = client.get("/api/v1/served/", {"customer": customer, "at": now.isoformat()})
-        assert len(response.json()["served"]) == n
+        assert len(response.json()["results"]) == n
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+class Served:
+    """A release live for "acme" (and beside it what must not be listed: a window that
+    ended, one not yet started, another customer), grown one live deployment at a time."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now()
+        self.release = stack_release()
+        self.client = reader(self.release.team)
+        self.at = self.now.isoformat()
+        self.live = 0
+        deploy(self.release, start=self.now - timedelta(days=9), end=self.now - timedelta(days=1))
+        deploy(self.release, start=self.now + timedelta(days=1))
+        deploy(self.release, start=self.now - timedelta(days=9), customer="globex")
+
+    def grow(self, to: int) -> None:
+        while self.live < to:
+            self.live += 1
+            # Two deployments share each start: the id breaks the tie.
+            deploy(self.release, start=self.now - timedelta(hours=1 + self.live // 2))
+
+    def get(self, params=None, **extra):
+        query = {"customer": "acme", "at": self.at, **(params or {}), **extra}
+        with CaptureQueriesContext(connection) as queries:
+            response = self.client.get("/api/v1/served/", query)
+        return response, len(queries)
+
+    def expected_ids(self) -> list[int]:
+        live = Deployment.objects.filter(customer_scope="acme", ended_at__isnull=True)
+        live = live.filter(started_at__lte=self.now)
+        return list(live.order_by("-started_at", "-id").values_list("id", flat=True))
+
+
+@pytest.fixture
+def served():
+    return Served()
+
+
+def _walk(served: Served, first, link: str) -> tuple[list[int], dict]:
+    body = first
+    ids = []
+    while True:
+        rows = [row["id"] for row in body["results"]]
+        ids.extend(rows if link == "next" else reversed(rows))
+        if body[link] is None:
+            return ids, body
+        response = served.client.get(body[link])
+        assert response.status_code == 200, response.content[:300]
+        body = response.json()
+
+
+@pytest.mark.parametrize("page_size", [2, 7])
+def test_next_then_previous_walks_every_live_deployment_once_newest_first(served, page_size):
+    served.grow(11)
+
+    first, _ = served.get(page_size=page_size)
+    forwards, last = _walk(served, first.json(), "next")
+    backwards, _ = _walk(served, last, "previous")
+
+    assert forwards == served.expected_ids()
+    assert len(forwards) == 11
+    assert backwards == forwards[::-1]
+    assert set(first.json()) == {"next", "previous", "results"}
+
+
+def test_a_page_runs_the_same_queries_with_3_or_40_live_deployments(served):
+    served.grow(3)
+    served.get(page_size=2)  # warms the process's caches
+    small_response, small = served.get(page_size=2)
+    served.grow(40)
+
+    large_response, large = served.get(page_size=2)
+    deep_response, deep = served.get(page_size=2, cursor=_cursor(large_response.json()["next"]))
+
+    assert small_response.status_code == large_response.status_code == 200
+    assert deep_response.status_code == 200
+    assert len(large_response.json()["results"]) == len(deep_response.json()["results"]) == 2
+    assert large == small == deep
+    assert "count" not in large_response.json()
+
+
+def _cursor(link: str) -> str:
+    (cursor,) = parse_qs(urlsplit(link).query)["cursor"]
+    return cursor
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "a" * 3000, "eyJzIjoiL2FwaS92MS9zZXJ2ZWQvIn0:1x:x"])
+def test_a_cursor_that_is_not_this_lists_own_is_a_400_problem_and_nothing_changes(served, cursor):
+    served.grow(3)
+    before = governance_snapshot()
+    deployments = list(Deployment.objects.order_by("id").values_list("id", "ended_at"))
+
+    response, _ = served.get(cursor=cursor)
+
+    problem = assert_problem(response, 400)
+    assert list(problem["errors"]) == ["cursor"]
+    assert governance_snapshot() == before
+    assert list(Deployment.objects.order_by("id").values_list("id", "ended_at")) == deployments
+
+
+def test_a_cursor_of_another_list_or_another_question_is_refused(served):
+    # Given a cursor of the deployment list (the same order, on the same rows) and one of
+    # this list for another moment, another customer and another environment
+    served.grow(5)
+    deployments = served.client.get(
+        "/api/v1/deployments/", {"customer_scope": "acme", "page_size": 2}
+    ).json()
+    own = _cursor(served.get(page_size=2)[0].json()["next"])
+    earlier = (served.now - timedelta(minutes=1)).isoformat()
+
+    # Then each is a 400 problem naming the cursor; the list's own cursor pages on
+    refused = [
+        served.get(cursor=_cursor(deployments["next"]))[0],
+        served.get(cursor=own, at=earlier)[0],
+        served.get(cursor=own, customer="globex")[0],
+        served.get(cursor=own, environment="prod")[0],
+    ]
+    for response in refused:
+        assert list(assert_problem(response, 400)["errors"]) == ["cursor"]
+    assert served.get(cursor=own, page_size=2)[0].status_code == 200

@@ -2,7 +2,7 @@
 nothing, and its keyset pages (``?cursor=``) walk every row exactly once, in the list's
 order, forwards and back; a cursor that is not the list's own is a 400 with nothing read.
 
-(Release, monitoring-report, incident and served-at lists: tests/releases/.)
+(Release, monitoring-report and incident lists, and served-at's own cases: tests/releases/.)
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from tests.world import assert_problem
 pytestmark = pytest.mark.django_db
 
 SMALL, LARGE = 5, 60
+# Every deployment the world grows started before this moment and never ends: all serve.
+SERVED_AT = timezone.now().isoformat()
 
 
 class World:
@@ -85,6 +87,7 @@ LISTS = {
     "my review queue": ("person", "/api/v1/promotion-requests/", {"awaiting": "me"}),
     "deployments": ("ci", "/api/v1/deployments/", {}),
     "a customer's deployments": ("ci", "/api/v1/deployments/", {"customer_scope": "acme"}),
+    "served at": ("ci", "/api/v1/served/", {"customer": "acme", "at": SERVED_AT}),
 }
 
 
@@ -131,7 +134,7 @@ def _expected_ids(world: World, name: str) -> list[int]:
     if name.startswith("requests") or name == "my review queue":
         mine = PromotionRequest.objects.filter(version__registered_model__team=world.team)
         return list(mine.order_by("-id").values_list("id", flat=True))
-    if name.endswith("deployments"):
+    if name.endswith("deployments") or name == "served at":
         rows = Deployment.objects.filter(version__registered_model__team=world.team)
         return list(rows.order_by("-started_at", "id").values_list("id", flat=True))
     versions = ModelVersion.objects.filter(registered_model__team=world.team)
