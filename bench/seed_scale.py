@@ -63,9 +63,9 @@ def seed_chunk(people: dict[str, Any], start: int, stop: int, written: Counter) 
     from audit.verbs import AuditVerb
     from registry import semver
     from registry.choices import ModelKind, VersionState
-    from registry.models import Deployment, ModelVersion, RegisteredModel, Release, ReleaseComponent
+    from registry.models import Deployment, ModelVersion, RegisteredModel, Release
     from registry.services.versions import _version_snapshot
-    from tests.releases.factories import component_kind
+    from tests.releases.factories import bulk_releases_pinning
 
     owner, backup, requester = people["owner"], people["backup"], people["requester"]
     signers = people["signers"]
@@ -330,40 +330,16 @@ def seed_chunk(people: dict[str, Any], start: int, stop: int, written: Counter) 
         )
 
         # Releases pinning one version each, two deployments per release, some incidents.
-        key = semver.parse("1.0.0").sort_key()
-        releases = [
-            Release(
-                team_id=by_index[i].registered_model.team_id,
-                name=f"scale-r{i:06d}",
-                version="1.0.0",
-                version_core="1.0.0",
-                semver_key=key,
-                what_changed="Raised the decline threshold.",
-                why="Fewer false declines at the same fraud loss.",
-                data_used="transactions 2026-Q3",
-                channels_tested=["web"],
-                expected_benefits="Two points fewer false declines.",
-                known_risks="Slightly more fraud on mobile.",
-                rollback_triggers=["p95 latency over 250 ms for 15 min"],
-                rollback_owner=owner,
-                created_by=owner,
-                manifest_sha256="0" * 64,
-            )
-            for i in range(start, stop)
+        pins = [
+            (v.registered_model.team_id, f"scale-r{i:06d}", v)
+            for i, v in by_index.items()
             if sw.has_release(i)
         ]
-        Release.objects.bulk_create(releases, batch_size=BATCH)
+        pinned = [v for _, _, v in pins]
+        releases = bulk_releases_pinning(pins, actor=owner, batch_size=BATCH)
         written["releases"] += len(releases)
-        history(Release, releases, update=False, user=owner, reason="")
-        pinned = [by_index[int(r.name.removeprefix("scale-r"))] for r in releases]
-        ReleaseComponent.objects.bulk_create(
-            [
-                ReleaseComponent(release=r, kind=component_kind(v), model_version=v)
-                for r, v in zip(releases, pinned, strict=True)
-            ],
-            batch_size=BATCH,
-        )
         written["release components"] += len(releases)
+        history(Release, releases, update=False, user=owner, reason="")
         audit(
             owner,
             AuditVerb.RELEASE_SUBMITTED,

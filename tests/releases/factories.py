@@ -7,6 +7,7 @@ validation and audit trail, so use it only where those are not under test. Pass
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import factory
@@ -34,6 +35,23 @@ def pin(release: Release, target: object) -> ReleaseComponent:
     return ReleaseComponent.objects.create(release=release, kind=kind, **{fields: target})
 
 
+# The notes of every release built here, one at a time or in bulk (and by the scale seed,
+# bench/seed_scale.py): real releases get theirs from ``release_create``.
+RELEASE_NOTES: dict[str, Any] = {
+    "what_changed": "Raised the decline threshold.",
+    "why": "Fewer false declines at the same fraud loss.",
+    "data_used": "transactions 2026-Q3",
+    "channels_tested": ["web"],
+    "expected_benefits": "Two points fewer false declines.",
+    "known_risks": "Slightly more fraud on mobile.",
+    "rollback_triggers": ["p95 latency over 250 ms for 15 min"],
+}
+
+
+def _note(name: str) -> Any:
+    return factory.LazyFunction(lambda: copy.deepcopy(RELEASE_NOTES[name]))
+
+
 class ReleaseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Release
@@ -44,13 +62,13 @@ class ReleaseFactory(factory.django.DjangoModelFactory):
     version = factory.Sequence(lambda n: f"1.{n}.0")
     version_core = factory.LazyAttribute(lambda o: semver.parse(o.version).core)
     semver_key = factory.LazyAttribute(lambda o: semver.parse(o.version).sort_key())
-    what_changed = "Raised the decline threshold."
-    why = "Fewer false declines at the same fraud loss."
-    data_used = "transactions 2026-Q3"
-    channels_tested = factory.LazyFunction(lambda: ["web"])
-    expected_benefits = "Two points fewer false declines."
-    known_risks = "Slightly more fraud on mobile."
-    rollback_triggers = factory.LazyFunction(lambda: ["p95 latency over 250 ms for 15 min"])
+    what_changed = _note("what_changed")
+    why = _note("why")
+    data_used = _note("data_used")
+    channels_tested = _note("channels_tested")
+    expected_benefits = _note("expected_benefits")
+    known_risks = _note("known_risks")
+    rollback_triggers = _note("rollback_triggers")
     rollback_owner = factory.SubFactory(UserFactory)
     created_by = factory.SubFactory(UserFactory)
     manifest_sha256 = "0" * 64
@@ -79,27 +97,39 @@ def bulk_releases(
 ) -> list[Release]:
     """``n`` releases of ``team`` pinning ``pinned``, written in bulk (thousands in a second,
     for query counts at two sizes; no audit trail, like ``ReleaseFactory``)."""
+    names = [f"{prefix}-{team.slug}-{i}" for i in range(n)]
+    return bulk_releases_pinning([(team.pk, name, pinned) for name in names], actor=actor)
+
+
+def bulk_releases_pinning(
+    pins: list[tuple[int, str, ModelVersion]], *, actor: Any, batch_size: int | None = None
+) -> list[Release]:
+    """One release 1.0.0 per ``(team id, name, version)`` pinning that version, written in
+    bulk with ``actor`` its author and rollback owner: two ``bulk_create`` calls, no audit
+    trail or history (the scale seed writes its own, as the services would)."""
     key = semver.parse("1.0.0").sort_key()
     releases = Release.objects.bulk_create(
-        Release(
-            team=team,
-            name=f"{prefix}-{team.slug}-{i}",
-            version="1.0.0",
-            version_core="1.0.0",
-            semver_key=key,
-            what_changed="x",
-            why="x",
-            data_used="x",
-            expected_benefits="x",
-            known_risks="x",
-            rollback_owner=actor,
-            created_by=actor,
-            manifest_sha256="0" * 64,
-        )
-        for i in range(n)
+        [
+            Release(
+                team_id=team_id,
+                name=name,
+                version="1.0.0",
+                version_core="1.0.0",
+                semver_key=key,
+                rollback_owner=actor,
+                created_by=actor,
+                manifest_sha256="0" * 64,
+                **copy.deepcopy(RELEASE_NOTES),
+            )
+            for team_id, name, _ in pins
+        ],
+        batch_size=batch_size,
     )
     ReleaseComponent.objects.bulk_create(
-        ReleaseComponent(release=r, kind=component_kind(pinned), model_version=pinned)
-        for r in releases
+        [
+            ReleaseComponent(release=release, kind=component_kind(version), model_version=version)
+            for release, (_, _, version) in zip(releases, pins, strict=True)
+        ],
+        batch_size=batch_size,
     )
     return releases
