@@ -10,8 +10,9 @@ two unmeasured warm-up requests, as the person who uses it:
 - the version changelist searched by checksum, by "name version" and by a name prefix; the
   request changelist searched by "name version"; the audit log searched by a model name;
 - the board's pages (the approver's queue and the navigation badge on the admin index, a
-  review page, the request list), the manager's dashboard and request list, the owner's
-  "My models", filtered version list, version page and model card, a release's page;
+  review page, the request list), the manager's dashboard, scorecard and request list,
+  the owner's "My models", filtered version list, version page and model card, a
+  release's page;
 - every API list endpoint with a read token (versions: all, a model's, by state; promotion
   requests: all, a team's, ``?awaiting=me`` for the approver's session; deployments: all, a
   customer's; releases; incidents: all and a title search; served-at; the scorecard), and
@@ -136,6 +137,7 @@ def targets(people: dict[str, Any]) -> list[Target]:
         ),
         Target("approver's request list", "approver", requests),
         Target("manager dashboard", "manager", reverse("admin:dashboard")),
+        Target("manager scorecard", "manager", reverse("admin:scorecard")),
         Target("manager's request list", "manager", requests),
         Target(
             "my models (expiring in 30 days)", "owner", reverse("admin:my_models") + "?expiry=30"

@@ -129,6 +129,51 @@ def test_lead_time_is_the_mean_hours_to_decision_per_week_of_decision(scenario):
     )
 
 
+def test_a_reader_of_both_teams_sees_the_sum_of_each_teams_figures(scenario):
+    # Given the manager's team and the other team, and a manager of the other team
+    now = scenario.now
+    other = dashboard_manager(scenario.other_team)
+    both = global_auditor()
+
+    # When the dashboard is computed for each team alone and for both together
+    alone = [dashboard.dashboard_for(person, now=now) for person in (scenario.manager, other)]
+    together = dashboard.dashboard_for(both, now=now)
+
+    # Then every count of both teams is the sum of the two teams' counts (the tiles are
+    # grouped by team and week of decision, then added up)
+    def ages(board):
+        return [bar.count for bar in board.pending_by_age]
+
+    assert ages(together) == [a + b for a, b in zip(*map(ages, alone), strict=True)]
+    assert ages(together) == [2, 2, 1, 1, 7]
+    assert [(bar.label, bar.count) for bar in together.pending_by_team] == [
+        ("assistants", 9),
+        ("vision", 4),
+    ]
+    assert together.sla_breaches == sum(board.sla_breaches for board in alone) == 6
+    assert together.expiring_approvals == 2
+    assert [(bar.label, bar.count) for bar in together.top_rejection_reasons] == [
+        ("rejected: bias", 5),
+        ("rejected: docs", 1),
+    ]
+    assert [(bar.label, bar.count) for bar in together.top_failed_checks] == [
+        ("eval_thresholds", 6),
+        ("metadata_complete", 1),
+    ]
+    assert together.requests_caught_failing == 7
+    assert together.requests_with_exceptions == 1
+    # And each week's lead time weighs the two teams' decisions by their number
+    for week, mine, theirs in zip(
+        together.lead_time_by_week, *(board.lead_time_by_week for board in alone), strict=True
+    ):
+        assert week.count == mine.count + theirs.count
+        if week.count:
+            expected = (mine.value * mine.count + theirs.value * theirs.count) / week.count
+            assert week.value == pytest.approx(expected)
+    # (the 2 expiring and 1 later approvals, 3 "bias" and 1 "docs", the other team's 2)
+    assert sum(week.count for week in together.lead_time_by_week) == 2 + 1 + 3 + 1 + 2
+
+
 def test_each_tile_links_to_the_request_list_filtered_to_the_rows_it_counts(scenario):
     # Given the manager signed in
     client = Client()
