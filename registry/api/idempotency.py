@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core import rows
 from core.errors import DomainError, InvalidInput
 from registry.models import IdempotencyKey
 
@@ -73,10 +75,28 @@ def idempotent(request: Request, *, endpoint: str, act: Callable[[], Response]) 
     return response
 
 
+@functools.cache
+def _stored_answer(vendor: str) -> tuple[str, rows.Columns]:
+    """The stored answer of a (caller, key): one statement written once (``core.rows``),
+    as every keyed write asks it first."""
+    stored = rows.columns(
+        IdempotencyKey, "k", only=("fingerprint", "response_status", "response_body")
+    )
+    sql = (
+        f"SELECT {', '.join(stored.select)}"  # noqa: S608
+        f" FROM {rows.table(IdempotencyKey, 'k')}"
+        f" WHERE {rows.column(IdempotencyKey, 'user', 'k')} = %s"
+        f" AND {rows.column(IdempotencyKey, 'key', 'k')} = %s"
+    )
+    return sql, stored
+
+
 def _replay(request: Request, key: str, print_: str) -> Response | None:
-    stored = IdempotencyKey.objects.filter(user=request.user, key=key).first()
-    if stored is None:
+    sql, columns = _stored_answer(connection.vendor)
+    row = rows.fetch_one(sql, [request.user.pk, key])
+    if row is None:
         return None
+    stored = columns.build(row)
     if stored.fingerprint != print_:
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request payload."

@@ -17,6 +17,7 @@ from core.api.params import aware_datetime_param, text_query_params
 from core.errors import InvalidInput
 from core.ids import parse_id
 from core.parsers import PayloadTooLarge, StrictJSONParser
+from core.permissions import Verb, allowed
 from registry import selectors, services
 from registry.api.idempotency import idempotent
 from registry.api.serializers import (
@@ -32,6 +33,7 @@ from registry.api.serializers import (
     RegisteredModelWriteSerializer,
     VersionRegisterSerializer,
 )
+from registry.model_lookup import model_by_name
 from registry.models import Evidence, VersionDataset
 from registry.representations import VersionSerializer
 from registry.validators import validate_slug_name
@@ -119,18 +121,11 @@ class VersionListCreateView(generics.GenericAPIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         team_slug, model_name = data.pop("team"), data.pop("model")
-        # The model and its team only (the owners are not needed), no ordering: at most one
-        # row matches (team, name).
-        found = list(
-            selectors.models_visible_to(request.user)
-            .select_related(None)
-            .select_related("team")
-            .filter(team__slug=team_slug, name=model_name)
-            .order_by()[:1]
-        )
-        if not found:
+        # The model and its team in one statement written once (registry.model_lookup); a
+        # hidden model is a missing one.
+        model = model_by_name(team_slug, model_name)
+        if model is None or not allowed(request.user, Verb.READ, model.team):
             raise Http404("No such registered model. Create it with PUT /api/v1/teams/…/models/….")
-        model = found[0]
         base_id = data.pop("base_model_version", None)
         if base_id is not None:
             base = selectors.versions_visible_to(request.user).filter(pk=base_id).first()
