@@ -3,6 +3,7 @@ version and an eval package, all approved, on one team, with a registrant and an
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from tests.registry.factories import (
     sha256_of,
     team_member,
 )
+from tests.releases.factories import RELEASE_NOTES
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -128,13 +130,7 @@ def build_stack() -> Stack:
 
 def notes(owner: Any, **overrides: Any) -> dict[str, Any]:
     values = {
-        "what_changed": "Raised the decline threshold.",
-        "why": "Fewer false declines at the same fraud loss.",
-        "data_used": "transactions 2026-Q3",
-        "channels_tested": ["web"],
-        "expected_benefits": "Two points fewer false declines.",
-        "known_risks": "Slightly more fraud on mobile.",
-        "rollback_triggers": ["p95 latency over 250 ms for 15 min"],
+        **copy.deepcopy(RELEASE_NOTES),
         "rollback_owner": owner,
         "rollback_feature_flag": "scoring-v3",
     }
