@@ -14,6 +14,12 @@ from django.utils.safestring import mark_safe
 from approvals import selectors, services
 from approvals.admin import signing
 from approvals.admin.dashboard_filters import DASHBOARD_FILTERS
+from approvals.admin.request_list import (
+    OverdueFilter,
+    RequestChangeList,
+    ReviewQueueFilter,
+    required_signoffs,
+)
 from approvals.admin.review import ReviewPageAdminMixin
 from approvals.choices import ApproverRole, RequestState
 from approvals.forms.override import OverrideForm, override_options
@@ -74,6 +80,9 @@ class SignOffInline(ReadOnlyInline):
     model = SignOff
     fields = ["role", "signer", "signed_at", "signed_checksum", "meaning", "reauth_method"]
     readonly_fields = fields
+
+    def get_changelist(self, request, **kwargs):
+        return RequestChangeList
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("signer")
@@ -185,35 +194,6 @@ def _no_exception_possible(request: Any, obj: PromotionRequest) -> str:
         f"{r.check_name}: {why}" for r, why in _override_options(request, obj).refused
     )
     return f"No check of {obj} can take an exception ({refused}). Nothing was recorded."
-
-
-class ReviewQueueFilter(admin.SimpleListFilter):
-    """ "Awaiting my sign-off": the queue's selector (expedited, then due, then oldest)."""
-
-    title = "queue"
-    parameter_name = "queue"
-
-    def lookups(self, request, model_admin):
-        return [("mine", "Awaiting my sign-off")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "mine":
-            mine = selectors.review_queue_for(request.user).values("id")
-            return queryset.filter(id__in=mine).order_by("-priority", "due_at", "created_at")
-        return queryset
-
-
-class OverdueFilter(admin.SimpleListFilter):
-    title = "overdue"
-    parameter_name = "overdue"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Overdue"), ("no", "On time")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(is_overdue=self.value() == "yes")
-        return queryset
 
 
 @admin.register(PromotionRequest)
@@ -356,6 +336,9 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
         ),
     )
 
+    def get_changelist(self, request, **kwargs):
+        return RequestChangeList
+
     def get_queryset(self, request):
         # requests_visible_to annotates ``is_overdue`` (the overdue column and filter). The
         # sign-offs are prefetched for the page's rows only: a COUNT annotation grouped every
@@ -388,8 +371,7 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
 
     @admin.display(description="sign-offs")
     def signoff_count(self, obj: PromotionRequest) -> str:
-        required = sum(obj.policy_snapshot.get("required_roles", {}).values())
-        return f"{len(obj.signoffs.all())}/{required}"
+        return f"{len(obj.signoffs.all())}/{required_signoffs(obj)}"
 
     get_search_results = version_search_results("version__")  # indexed lookups only
 
