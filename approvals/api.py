@@ -14,6 +14,7 @@ from approvals import selectors, services, signing
 from approvals.assessment import latest_run_results
 from approvals.choices import RequestPurpose
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
+from approvals.version_status import version_for_status
 from core.api.params import text_query_params
 from core.api.serializers import StrictSerializer
 from core.errors import DomainError, InvalidInput
@@ -22,7 +23,6 @@ from core.permissions import Verb, allowed
 from registry import selectors as registry_selectors
 from registry.models import ModelVersion
 from registry.representations import VersionSerializer, version_representation
-from registry.version_lookup import version_for_status
 
 
 class SignOffSerializer(serializers.ModelSerializer):
@@ -332,7 +332,7 @@ class VersionStatusView(APIView):
 
     @extend_schema(responses=VersionStatusSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        # One statement written once (registry.version_lookup): CI reads every version
+        # One statement written once (approvals.version_status): CI reads every version
         # back right after registering it. A hidden version is a missing one.
         found = version_for_status(pk)
         if found is None or not allowed(request.user, Verb.READ, found[0].registered_model.team):

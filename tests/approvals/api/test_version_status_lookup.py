@@ -1,5 +1,5 @@
 """Issue 14: ``GET /api/v1/versions/<id>/`` reads the version with one hand-written
-statement (``registry.version_lookup``). It must answer exactly what the ORM-built
+statement (``approvals.version_status``). It must answer exactly what the ORM-built
 serializer answers, hide what the caller may not read the same way a list does, and cost
 the same statements however many requests, sign-offs or versions there are."""
 
@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from approvals.api import VersionStatusSerializer
 from approvals.choices import RequestState
+from approvals.version_status import version_for_status
 from registry.models import ModelVersion
-from registry.version_lookup import version_for_status
 from tests.approvals.factories import PromotionRequestFactory, SignOffFactory
 from tests.registry.factories import (
     ModelVersionFactory,

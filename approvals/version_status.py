@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from approvals.models import PromotionRequest
 from core import rows
 from registry.models import ModelVersion, RegisteredModel, Team
 from registry.representations import VERSION_COLUMNS
@@ -44,8 +45,6 @@ def _own_columns(prefix: str = "") -> tuple[str, ...]:
 
 @functools.cache
 def _statement(vendor: str) -> _Statement:
-    from approvals.models import PromotionRequest
-
     quote = connection.ops.quote_name
     user_model = get_user_model()
     version = rows.columns(ModelVersion, "v", only=_own_columns())
