@@ -15,21 +15,31 @@ class StrictSerializer(serializers.Serializer):
     being quietly trimmed into a valid one."""
 
     def get_fields(self):
-        # The fields are built once per class and copied per instance, as DRF copies its
-        # declared fields: a ModelSerializer otherwise introspects the model on every
-        # request (about 1 ms of a registration's CPU, issue 14). Nothing here depends on
-        # the instance or its context. The whitespace rule is applied to each copy: a
-        # field's copy is rebuilt from its constructor arguments.
+        # The fields are built once per class (a ModelSerializer otherwise introspects the
+        # model on every request, about 1 ms of a registration's CPU, issue 14), with the
+        # whitespace rule applied once. Nothing in them depends on the instance or its
+        # context. Each instance binds copies of its own: a plain field's shallow copy (the
+        # prototypes are never bound, and binding sets only the copy's own attributes;
+        # what it shares -- validators, choices, a list's item field -- validation only
+        # reads); a nested serializer is deep-copied, as DRF copies declared fields.
         prototypes = type(self).__dict__.get("_field_prototypes")
         if prototypes is None:
             prototypes = super().get_fields()
+            for field in prototypes.values():
+                for text in (field, getattr(field, "child", None)):
+                    if isinstance(text, serializers.CharField):
+                        text.trim_whitespace = False
             type(self)._field_prototypes = prototypes
-        fields = copy.deepcopy(prototypes)
-        for field in fields.values():
-            for text in (field, getattr(field, "child", None)):
-                if isinstance(text, serializers.CharField):
-                    text.trim_whitespace = False
-        return fields
+        return {name: _fresh(field) for name, field in prototypes.items()}
+
+    def get_validators(self):
+        # Serializer-level validators depend on the class only (a ModelSerializer reads
+        # the model's constraints for them on every instance): built once per class.
+        validators = type(self).__dict__.get("_validator_prototypes")
+        if validators is None:
+            validators = tuple(super().get_validators())
+            type(self)._validator_prototypes = validators
+        return list(validators)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -40,6 +50,13 @@ class StrictSerializer(serializers.Serializer):
             if errors:
                 raise serializers.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)
+
+
+def _fresh(field: serializers.Field) -> serializers.Field:
+    """An unbound copy of a prototype field for one serializer instance."""
+    if isinstance(field, serializers.BaseSerializer):
+        return copy.deepcopy(field)
+    return copy.copy(field)
 
 
 def _type_errors(fields: dict, data: dict) -> dict[str, list[str]]:
