@@ -122,8 +122,11 @@ def _queue(
 
 def awaiting_count(user: Any) -> int:
     """How many requests await the user, counted up to ``QUEUE_LIMIT`` (the badge shows
-    "99+" past it): a COUNT over a LIMIT subquery, never over the whole table."""
-    return review_queue_for(user).order_by()[:QUEUE_LIMIT].count()
+    "99+" past it): a COUNT over a LIMIT subquery, never over the whole table. The
+    subquery keeps the queue's order: PostgreSQL then walks ``promotion_request_queue_order``
+    and stops at the limit, where unordered it hashed every request in review first
+    (1.7 ms against 18 ms in EXPLAIN ANALYZE at 4,000 in review, issue 14)."""
+    return review_queue_for(user)[:QUEUE_LIMIT].count()
 
 
 def roles_to_sign(user: Any, request: PromotionRequest) -> list[str]:
