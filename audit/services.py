@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 # The transparency log's seal job (ADR 0013) is one of the app's services.
 from audit.transparency.sealing import audit_log_seal  # noqa: F401
 from audit.verbs import AuditVerb
+from core.inserts import insert
 
 
 def actor_label_for(user: Any, *, via: str | None = None) -> str:
@@ -35,9 +36,8 @@ def record(
     """Append one event. Must run inside the transaction of the change it describes, and
     name its verb from ``audit.verbs.AuditVerb`` (one list; webhooks and reports read it)."""
     _check("record", verb)
-    event = _event(actor, actor_label, verb, target, team_id, data)
-    event.save(force_insert=True)
-    return event
+    # Appended by a statement compiled once (core.inserts): the log is insert-only.
+    return insert(_event(actor, actor_label, verb, target, team_id, data))
 
 
 def record_many(

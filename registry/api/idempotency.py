@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from core import rows
 from core.errors import DomainError, InvalidInput
+from core.inserts import insert
 from registry.models import IdempotencyKey
 
 _KEY = re.compile(r"\A[\x21-\x7e]{1,200}\Z")
@@ -57,13 +58,15 @@ def idempotent(request: Request, *, endpoint: str, act: Callable[[], Response]) 
         with transaction.atomic():
             response = act()
             claiming = True
-            IdempotencyKey.objects.create(
-                user=request.user,
-                key=key,
-                endpoint=endpoint,
-                fingerprint=print_,
-                response_status=response.status_code,
-                response_body=response.data,
+            insert(
+                IdempotencyKey(
+                    user=request.user,
+                    key=key,
+                    endpoint=endpoint,
+                    fingerprint=print_,
+                    response_status=response.status_code,
+                    response_body=response.data,
+                )
             )
     except IntegrityError:
         if not claiming:

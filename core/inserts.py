@@ -1,0 +1,117 @@
+"""One-row INSERTs of append-only rows, compiled once per process (issue 14).
+
+A CI registration appends an audit event, a history row and an idempotency key. Django
+compiles each INSERT again on every save (a field placeholder, a quoted column, the
+RETURNING clause: about a fifth of a millisecond each). These rows are only ever inserted
+-- the database refuses UPDATE and DELETE on the audit log and on history -- so their
+statement depends on the model alone: Django's own insert compiler writes it once, from a
+template row, and ``insert`` runs it with each row's values prepared by the fields
+themselves (``pre_save``, ``get_db_prep_save``), reading back what the database assigns
+(the id, ``db_default`` columns) through the fields' converters, as ``Model.save`` does.
+
+What it does not do is send ``pre_save``/``post_save``: governance code keeps no logic in
+signals, and the models passed here have no receivers (a test holds that). A row this
+cannot write as a cached statement (a primary key already set, an expression as a value,
+multi-table inheritance) is saved by ``Model.save(force_insert=True)`` instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from django.db import connection
+from django.db.models import Field, Model
+from django.db.models.expressions import DatabaseDefault
+from django.db.models.sql import InsertQuery
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    fields: tuple[Field, ...]  # the fields whose values are the statement's parameters
+    returning: tuple[Field, ...]
+    returning_params: tuple
+    converters: tuple[tuple[tuple, Any], ...]  # per returned column: (converters, expression)
+
+
+def _inserted_fields(model: type[Model]) -> list[Field]:
+    meta = model._meta
+    return [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+
+
+@functools.cache
+def _statement(model: type[Model], vendor: str, defaults: tuple[bool, ...]) -> _Statement:
+    """The INSERT of ``model`` where ``defaults`` marks the columns the database fills."""
+    fields = _inserted_fields(model)
+    # A stand-in row: the raw insert reads only its attributes (no descriptor, no FSM).
+    template = SimpleNamespace(
+        **{
+            field.attname: field.get_default() if default else None
+            for field, default in zip(fields, defaults, strict=True)
+        }
+    )
+    query = InsertQuery(model)
+    query.insert_values(fields, [template], raw=True)  # raw: the template's values as set
+    compiler = query.get_compiler(connection=connection)
+    returning = model._meta.db_returning_fields
+    compiler.returning_fields = returning
+    [(sql, _)] = compiler.as_sql()
+    converters = []
+    for field in returning:
+        expression = field.get_col(model._meta.db_table)
+        converters.append(
+            (
+                tuple(
+                    connection.ops.get_db_converters(expression)
+                    + field.get_db_converters(connection)
+                ),
+                expression,
+            )
+        )
+    return _Statement(
+        sql=sql,
+        fields=tuple(f for f, default in zip(fields, defaults, strict=True) if not default),
+        returning=tuple(returning),
+        returning_params=tuple(compiler.returning_params),
+        converters=tuple(converters),
+    )
+
+
+def insert(row: Model) -> Model:
+    """INSERT ``row`` (new, its primary key unset) as ``row.save(force_insert=True)``
+    would, without signals; the database's id and defaults are set on it."""
+    model = type(row)
+    meta = model._meta
+    if meta.parents or row.pk is not None or not connection.features.can_return_columns_from_insert:
+        row.save(force_insert=True)
+        return row
+    fields = _inserted_fields(model)
+    values = [field.pre_save(row, add=True) for field in fields]
+    if any(
+        hasattr(value, "resolve_expression") and not isinstance(value, DatabaseDefault)
+        for value in values
+    ):
+        row.save(force_insert=True)
+        return row
+    defaults = tuple(isinstance(value, DatabaseDefault) for value in values)
+    statement = _statement(model, connection.vendor, defaults)
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value, default in zip(fields, values, defaults, strict=True)
+        if not default
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, [*params, *statement.returning_params])
+        returned = connection.ops.fetch_returned_insert_columns(cursor, statement.returning_params)
+    for field, value, (converters, expression) in zip(
+        statement.returning, returned, statement.converters, strict=True
+    ):
+        for convert in converters:
+            value = convert(value, expression, connection)
+        setattr(row, field.attname, value)
+    row._state.adding = False
+    row._state.db = connection.alias
+    return row
