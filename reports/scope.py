@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
-from django.utils.dateparse import parse_datetime
 
 from approvals.models import Incident, PromotionRequest, RingEntry
+from core.api.params import aware_datetime_param
 from core.errors import InvalidInput
 from core.permissions import Verb, require
 from registry.choices import ModelKind
@@ -186,9 +186,10 @@ def report_scope(
 
 
 def _moment(value: str | datetime | None, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    parsed = value if isinstance(value, datetime) else parse_datetime(str(value))
-    if parsed is None or parsed.tzinfo is None:
-        raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
-    return parsed
+    """A window edge: an aware datetime, or text read by the API's one parser of them
+    (an impossible date such as Feb 30, or one at the calendar's edge, is a refusal)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
+        return value
+    return aware_datetime_param(None if value is None else str(value), name)

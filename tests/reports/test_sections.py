@@ -199,6 +199,8 @@ def test_a_team_auditor_sees_only_their_teams_rows(scenario):
         ({"team": "beta"}, "No team 'beta'"),
         ({"model": "alpha/nothing"}, "No model"),
         ({"start": "2026-01-01"}, "time zone"),
+        ({"start": "2026-02-30T00:00Z"}, "from must be an ISO 8601 datetime"),
+        ({"until": "9999-12-31T23:59:59.999999-01:00"}, "until must be an ISO 8601 datetime"),
         ({"start": "2026-02-01T00:00Z", "until": "2026-01-01T00:00Z"}, "before its end"),
     ],
 )
