@@ -6,9 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
 
-from core.errors import InvalidInput
 from registry.choices import EvidenceKind
 from registry.models import (
     Deployment,
@@ -64,10 +62,11 @@ def deployments_visible_to(
     environment: str | None = None,
     customer_scope: str | None = None,
     version_id: int | None = None,
-    active_from: str | None = None,
-    active_until: str | None = None,
+    active_from: datetime | None = None,
+    active_until: datetime | None = None,
 ) -> QuerySet[Deployment]:
-    """Deployments the user may see; with a window, those that served during it."""
+    """Deployments the user may see; with a window (aware datetimes, read from text by
+    ``core.api.params.aware_datetime_param``), those that served during it."""
     queryset = Deployment.objects.visible_to(user).select_related(
         "version__registered_model__team", "recorded_by"
     )
@@ -77,11 +76,10 @@ def deployments_visible_to(
         queryset = queryset.filter(customer_scope=customer_scope)
     if version_id is not None:
         queryset = queryset.filter(version_id=version_id)
-    if active_from:
-        start = _parse_when(active_from, "from")
-        queryset = queryset.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
-    if active_until:
-        queryset = queryset.filter(started_at__lt=_parse_when(active_until, "until"))
+    if active_from is not None:
+        queryset = queryset.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=active_from))
+    if active_until is not None:
+        queryset = queryset.filter(started_at__lt=active_until)
     return queryset.order_by("-started_at", "-id")
 
 
@@ -102,10 +100,3 @@ def current_findings(version_id: int) -> list[VulnerabilityFinding]:
         .values("id")[:1]
     )
     return list(VulnerabilityFinding.objects.filter(evidence_id__in=newest_scan).order_by("id"))
-
-
-def _parse_when(value: str, name: str) -> datetime:
-    parsed = parse_datetime(value)
-    if parsed is None or parsed.tzinfo is None:
-        raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
-    return parsed

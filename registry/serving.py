@@ -28,8 +28,8 @@ def deployments_serving(
         actor,
         environment=environment or None,
         customer_scope=customer,
-        active_from=at.isoformat(),
-        active_until=(at + timedelta(microseconds=1)).isoformat(),
+        active_from=at,
+        active_until=at + timedelta(microseconds=1),
     )
     return queryset.select_related("version__registered_model", "release")
 

@@ -208,15 +208,13 @@ class DeploymentListCreateView(generics.GenericAPIView):
 
     def get_queryset(self):
         params = text_query_params(self.request)
-        active_from = aware_datetime_param(params.get("from"), "from")
-        active_until = aware_datetime_param(params.get("until"), "until")
         return selectors.deployments_visible_to(
             self.request.user,
             environment=params.get("environment") or None,
             customer_scope=params.get("customer_scope") or None,
             version_id=parse_id(params.get("version"), name="version"),
-            active_from=active_from.isoformat() if active_from else None,
-            active_until=active_until.isoformat() if active_until else None,
+            active_from=aware_datetime_param(params.get("from"), "from"),
+            active_until=aware_datetime_param(params.get("until"), "until"),
         )
 
     @extend_schema(

@@ -50,8 +50,8 @@ def serving_section(scope: ReportScope) -> Section:
         queryset = deployments_visible_to(
             scope.actor,
             customer_scope=scope.customer or None,
-            active_from=scope.start.isoformat() if scope.start else None,
-            active_until=scope.until.isoformat() if scope.until else None,
+            active_from=scope.start,
+            active_until=scope.until,
         )
         queryset = exportable(scope.actor, queryset.filter(scope.serving_models()))
         values = queryset.order_by("customer_scope", "started_at", "id").values_list(
