@@ -7,12 +7,13 @@ Every function takes ``now`` (tests pass the moment) and returns aggregates over
 open requests or a recent window, never rows of an unbounded table: the page runs the
 same number of queries at 20 requests and at 2,000.
 
-A request's team is two tables away (version, model), so every join to it costs the
-planner a pass over versions. The tiles that read the open requests and the lead-time
-chart's decisions share one pass, grouped by team and week (the tiles used to be four
-queries, each joining every request of every age); the others start from their own
-window (failed results, exceptions, rejections, approvals lapsing soon, by their
-indexes) and filter on the ids of the teams shown, read first from the small team table.
+Requests carry their own team (``PromotionRequest.team``, copied from the version's model
+at opening), so no tile joins versions or models to find it (issue 14: the join hashed
+every version). The tiles that read the open requests and the lead-time chart's
+decisions share one pass, grouped by team and week, through the (team, state,
+created_at) and (team, decided_at) indexes; the others start from their own window
+(failed results, exceptions, rejections, approvals lapsing soon, by their indexes) and
+filter on the ids of the teams shown, read first from the small team table.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ AGE_BUCKETS = (
     ("over-2w", "over 2 weeks", 14, None),
 )
 DECIDED_STATES = (RequestState.APPROVED, RequestState.REJECTED)
-REQUEST_TEAM = "version__registered_model__team_id"
+REQUEST_TEAM = "team_id"
 
 
 def may_see_dashboard(user: Any) -> bool:
@@ -194,9 +195,8 @@ def lead_time_start(now: datetime) -> datetime:
 
 def request_tiles(teams: dict[int, str], now: datetime) -> dict[str, Any]:
     """Pending by age and by team, SLA breaches and lead time by week: one pass over the
-    open requests and the chart's decisions, joined to their team once (each of these
-    tiles was a join of its own over every request), grouped by team and week of
-    decision (at most teams x 13 rows; every count adds up across the groups)."""
+    open requests and the chart's decisions of the teams shown, grouped by team and week
+    of decision (at most teams x 13 rows; every count adds up across the groups)."""
     first = lead_time_start(now)
     decided = Q(state__in=DECIDED_STATES, decided_at__gte=first)
     lead = ExpressionWrapper(F("decided_at") - F("created_at"), output_field=DurationField())
@@ -298,7 +298,7 @@ def dashboard_teams(user: Any) -> dict[int, str]:
 def dashboard_for(user: Any, *, now: datetime | None = None) -> Dashboard:
     """Every tile for the teams whose dashboard ``user`` may see, in a fixed number of
     aggregate queries over bounded rows (the open requests, the recent window, approvals
-    lapsing soon), each joined to the team once."""
+    lapsing soon), each filtered on the requests' own team."""
     now = now or timezone.now()
     teams = dashboard_teams(user)
     ids = list(teams)

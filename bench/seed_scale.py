@@ -196,6 +196,7 @@ def seed_chunk(people: dict[str, Any], start: int, stop: int, written: Counter) 
             approved = v.state == VersionState.APPROVED
             request = PromotionRequest(
                 version=v,
+                team_id=v.registered_model.team_id,
                 policy=policy,
                 policy_snapshot=snapshot,
                 state=RequestState.APPROVED if approved else RequestState.IN_REVIEW,

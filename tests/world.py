@@ -117,6 +117,7 @@ def _request_in_review(version: ModelVersion, requested_by: Any) -> PromotionReq
     policy = GovernancePolicy.objects.get(is_default=True)
     return PromotionRequest.objects.create(
         version=version,
+        team=version.registered_model.team,
         policy=policy,
         policy_snapshot=policy.snapshot(),
         state="in_review",

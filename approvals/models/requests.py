@@ -3,7 +3,7 @@ signed decision record."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -20,11 +20,9 @@ from approvals.choices import (
     RequestState,
 )
 from approvals.models.policies import GovernancePolicy
+from approvals.models.request_team import TeamOfRequest, refuse_another_team
 from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
-
-if TYPE_CHECKING:
-    from registry.models.teams import Team
 
 
 class PromotionRequest(ConcurrentTransitionMixin, models.Model):
@@ -52,6 +50,16 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     )
     environment = models.CharField(max_length=64, blank=True, editable=False)
     target_ring = models.CharField(max_length=32, blank=True, editable=False)
+    # The version's model's team, copied at opening and never changed, so per-team
+    # figures need no join to versions (approvals.models.request_team; issue 14).
+    # No index of its own: the (team, ...) indexes below lead with it.
+    team = models.ForeignKey(
+        "registry.Team",
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
     policy = models.ForeignKey(GovernancePolicy, on_delete=models.PROTECT, related_name="+")
     policy_snapshot = models.JSONField(editable=False)
     state = FSMField(
@@ -122,6 +130,18 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"]),
             models.Index(fields=["state", "state_changed_at"]),
+            # Per-team figures without the versions (issue 14): the dashboard's open requests
+            # and age buckets, its lead-time decisions, the scorecard's decided requests.
+            models.Index(
+                fields=["team", "state", "created_at"], name="promotion_request_team_open"
+            ),
+            models.Index(
+                fields=["team", "state", "decided_at"], name="promotion_request_team_decided"
+            ),
+            models.Index(
+                fields=["team", "state", "state_changed_at"],
+                name="promotion_request_team_changed",
+            ),
             # The review queue's order (selectors.review_queue_for) over the requests in
             # review only: the queue walks it and stops after a page instead of sorting
             # every request in review (issue 14).
@@ -139,6 +159,13 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
             # Lists that show ring requests select_related the release too.
             return f"PR-{self.pk}: release {self.release} → {self.target_ring}"
         return f"PR-{self.pk}: {self.version}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            refuse_another_team(self)
+        super().save(*args, **kwargs)
+
+    save.alters_data = True
 
     @transition(field=state, source=RequestState.SUBMITTED, target=RequestState.CHECKING)
     def start_checks(self) -> None:
@@ -199,9 +226,9 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
         _method.alters_data = True
     del _method
 
-    @property
-    def team(self) -> Team:  # core.permissions.team_of
-        return self.version.registered_model.team
+
+# ``request.team`` reuses a team loaded through the version (request_team.TeamOfRequest).
+PromotionRequest.team = TeamOfRequest(PromotionRequest._meta.get_field("team"))
 
 
 class CheckResult(models.Model):

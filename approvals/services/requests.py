@@ -94,8 +94,12 @@ def open_request(
     (``release``, ``environment`` and ``target_ring`` set: ``approvals.services.rings``)."""
     if rollback_target is not None and rollback_target.pk == version.pk:
         raise InvalidInput("A version cannot be its own rollback target.")
+    # The request's own copy of its team (a ring request's release has the same one: the
+    # model refuses a new request naming another, approvals.models.request_team).
+    team = version.registered_model.team
     request = PromotionRequest(
         version=version,
+        team=team,
         release=release,
         environment=environment,
         target_ring=target_ring,
@@ -136,7 +140,7 @@ def open_request(
         actor=actor,
         verb=AuditVerb.PROMOTION_SUBMITTED,
         target=request,
-        team_id=version.registered_model.team_id,
+        team_id=team.pk,
         data=ring_data
         | {
             "version": version.pk,

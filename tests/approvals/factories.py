@@ -216,6 +216,8 @@ class PromotionRequestFactory(factory.django.DjangoModelFactory):
         model = PromotionRequest
 
     version = factory.SubFactory(ModelVersionFactory)
+    # As the services copy it at opening (approvals.services.requests.open_request).
+    team = factory.LazyAttribute(lambda o: o.version.registered_model.team)
     policy = factory.LazyFunction(_default_policy)
     policy_snapshot = factory.LazyAttribute(lambda o: o.policy.snapshot())
     state = RequestState.IN_REVIEW

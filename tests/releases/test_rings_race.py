@@ -45,6 +45,7 @@ def test_the_database_refuses_a_second_open_request_for_the_same_ring(seeded_pol
     with pytest.raises(IntegrityError), transaction.atomic():
         PromotionRequest.objects.create(
             version=model_component(release),
+            team=release.team,
             release=release,
             environment="prod",
             target_ring="offline_validation",

@@ -370,6 +370,7 @@ def _bulk_requests(model, count: int, *, start: int) -> None:
     PromotionRequest.objects.bulk_create(
         PromotionRequest(
             version=version,
+            team_id=model.team_id,
             policy=request.policy,
             policy_snapshot=request.policy_snapshot,
             state="approved",
