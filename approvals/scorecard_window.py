@@ -14,9 +14,10 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_date
 
 from core.errors import InvalidInput
+from core.moments import parse_aware
 
 #: The presets, in days; the page's default and the endpoint's when no bound is given.
 PRESET_DAYS = (30, 90, 365)
@@ -31,10 +32,10 @@ def parse_bound(text: str, name: str, *, end: bool = False) -> datetime:
         day = parse_date(value)
         if day is not None:
             return _midnight(day + timedelta(days=1) if end else day)
-        moment = parse_datetime(value)
-    except (ValueError, OverflowError):
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    except (ValueError, OverflowError):  # Feb 30; the day after the calendar's last
+        pass
+    moment = parse_aware(value)
+    if moment is None:
         raise InvalidInput(
             f"{name} must be a date (YYYY-MM-DD) or a date and time with a time zone.",
             errors={name: ["expected YYYY-MM-DD or an ISO 8601 date and time with a zone"]},

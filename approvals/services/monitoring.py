@@ -28,7 +28,6 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from approvals.choices import OPEN_INCIDENT_STATES, IncidentSource
 from approvals.models import Incident, MonitoringReport, RingEntry
@@ -41,6 +40,7 @@ from approvals.signing import canonical_json, sha256_hex
 from audit.services import record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, InvalidInput
+from core.moments import parse_aware
 from core.permissions import Verb, require
 from registry.choices import ReleaseComponentKind, Ring
 from registry.models import ModelVersion, Release
@@ -67,8 +67,8 @@ class Upload:
 
 def _datetime(payload: dict, name: str, errors: dict) -> datetime | None:
     value = payload.get(name)
-    parsed = parse_datetime(value) if isinstance(value, str) else None
-    if parsed is None or timezone.is_naive(parsed):
+    parsed = parse_aware(value)
+    if parsed is None:
         errors[name] = ["an ISO 8601 date-time with a time zone"]
         return None
     return parsed

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework.request import Request
 
 from core.errors import InvalidInput
+from core.moments import parse_aware
 
 
 def text_query_params(request: Request) -> Any:
@@ -23,18 +23,11 @@ def text_query_params(request: Request) -> Any:
 
 def aware_datetime_param(value: str | None, name: str) -> datetime | None:
     """The query parameter ``name``: an ISO 8601 datetime with a zone, in UTC; ``None``
-    when absent or empty. Anything else is a 400 naming the parameter: naive (no zone),
-    impossible (Feb 30: ``parse_datetime`` raises), or at the calendar's edge, where
-    converting the offset to UTC or stepping one microsecond past it (a half-open window's
-    end, ``registry.serving``) overflows — each was a 500."""
+    when absent or empty. Anything else (``core.moments.parse_aware``: naive, impossible,
+    at the calendar's edge -- each was a 500) is a 400 naming the parameter."""
     if not value:
         return None
-    try:
-        parsed = parse_datetime(value)
-        if parsed is not None and parsed.tzinfo is not None:
-            moment = parsed.astimezone(UTC)
-            moment + timedelta(microseconds=1)
-            return moment
-    except (ValueError, OverflowError):
-        pass
-    raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
+    moment = parse_aware(value)
+    if moment is None:
+        raise InvalidInput(f"{name} must be an ISO 8601 datetime with a time zone.")
+    return moment

@@ -245,6 +245,8 @@ def test_a_report_for_a_ring_not_entered_is_a_conflict_with_nothing_changed(rele
             "window_end",
         ),
         ({"window_end": "2026-11-30T11:00:00"}, "window_end"),
+        ({"window_end": "2026-02-30T11:00:00Z"}, "window_end"),
+        ({"window_start": 20261130}, "window_start"),
         ({"latency_p95_ms": -1}, "latency_p95_ms"),
         ({"retry_rate": 1.2}, "retry_rate"),
         ({"disagreement_rate": -0.1}, "disagreement_rate"),

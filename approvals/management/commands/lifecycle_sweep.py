@@ -10,10 +10,10 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from approvals import services
 from approvals.hygiene.preview import all_rows
+from core.moments import parse_aware
 
 
 class Command(BaseCommand):
@@ -49,10 +49,7 @@ class Command(BaseCommand):
 
 
 def _moment(value: str) -> datetime:
-    try:
-        moment = parse_datetime(value)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    moment = parse_aware(value)
+    if moment is None:
         raise CommandError("--now takes an ISO 8601 moment with a time zone.")
     return moment
