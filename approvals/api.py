@@ -14,6 +14,7 @@ from approvals import selectors, services, signing
 from approvals.assessment import latest_run_results
 from approvals.choices import RequestPurpose
 from approvals.models import CheckException, CheckResult, PromotionRequest, SignOff
+from approvals.models.request_team import REQUEST_TEAM
 from approvals.version_status import version_for_status
 from core.api.params import text_query_params
 from core.api.serializers import StrictSerializer
@@ -189,7 +190,7 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
         if params.get("state"):
             queryset = queryset.filter(state=params["state"])
         if params.get("team"):
-            queryset = queryset.filter(version__registered_model__team__slug=params["team"])
+            queryset = queryset.filter(**{f"{REQUEST_TEAM}__slug": params["team"]})
         version_id = parse_id(params.get("version"), name="version")
         if version_id is not None:
             queryset = queryset.filter(version_id=version_id)

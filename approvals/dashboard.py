@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from approvals.choices import OPEN_REQUEST_STATES, RequestState
 from approvals.models import CheckException, CheckResult, PromotionRequest
+from approvals.models.request_team import REQUEST_TEAM
 from approvals.selectors import overdue_q
 from core.permissions import Verb, teams_for
 from registry.choices import VersionState
@@ -59,7 +60,6 @@ AGE_BUCKETS = (
     ("over-2w", "over 2 weeks", 14, None),
 )
 DECIDED_STATES = (RequestState.APPROVED, RequestState.REJECTED)
-REQUEST_TEAM = "team_id"
 
 
 def may_see_dashboard(user: Any) -> bool:

@@ -38,6 +38,7 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
 )
+from approvals.models.request_team import REQUEST_TEAM
 from core.permissions import Verb, roles_held, team_q
 from registry.models import ModelVersion
 
@@ -66,8 +67,6 @@ def request_with_evidence(queryset: QuerySet[PromotionRequest]) -> QuerySet[Prom
     )
 
 
-#: The team of a request, from the request.
-REQUEST_TEAM = "version__registered_model__team"
 #: How many requests the queue page lists and the badge counts ("99+" beyond).
 QUEUE_LIMIT = 100
 

@@ -30,6 +30,7 @@ from approvals.models import (
     PromotionRequest,
     SignOff,
 )
+from approvals.models.request_team import REQUEST_TEAM
 from core.admin_actions import (
     GovernanceHistoryAdmin,
     ServiceAction,
@@ -214,10 +215,10 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
         ReviewQueueFilter,
         OverdueFilter,
         "state",
-        team_filter("version__registered_model__team"),
+        team_filter(REQUEST_TEAM),
         *DASHBOARD_FILTERS,
     ]
-    list_select_related = ["version__registered_model__team", "requested_by"]
+    list_select_related = ["version__registered_model", REQUEST_TEAM, "requested_by"]
     search_fields = ["version__version"]  # registry.version_search: what a term finds
     readonly_fields = [
         "waiting_for",
@@ -361,9 +362,9 @@ class PromotionRequestAdmin(ReviewPageAdminMixin, ServiceActionAdminMixin, Gover
     def model_version(self, obj: PromotionRequest) -> str:
         return str(obj.version)
 
-    @admin.display(description="team", ordering="version__registered_model__team__slug")
+    @admin.display(description="team", ordering=f"{REQUEST_TEAM}__slug")
     def team_slug(self, obj: PromotionRequest) -> str:
-        return obj.version.registered_model.team.slug
+        return obj.team.slug
 
     @admin.display(description="overdue", boolean=True)
     def overdue(self, obj: PromotionRequest) -> bool:

@@ -12,6 +12,12 @@ from typing import Any
 
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
 
+#: The path from a promotion request to its team: its own column, so scoping, filtering
+#: and ordering requests by team (the manager's ``visible_to``, the sign-off queue, the
+#: dashboard, the admin list's team filter, the API's ``?team=``) reads no version or
+#: model row.
+REQUEST_TEAM = "team"
+
 
 def refuse_another_team(request: Any) -> None:
     """Refuse a new request whose team is not its version's model's team and its

@@ -20,7 +20,7 @@ from approvals.choices import (
     RequestState,
 )
 from approvals.models.policies import GovernancePolicy
-from approvals.models.request_team import TeamOfRequest, refuse_another_team
+from approvals.models.request_team import REQUEST_TEAM, TeamOfRequest, refuse_another_team
 from core.historical_records import GovernanceHistory
 from core.querysets import scoped_to
 
@@ -106,7 +106,7 @@ class PromotionRequest(ConcurrentTransitionMixin, models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     history = GovernanceHistory()
 
-    objects = scoped_to("version__registered_model__team")
+    objects = scoped_to(REQUEST_TEAM)
 
     class Meta:
         ordering = ["created_at", "id"]
