@@ -183,8 +183,13 @@ class Deployment(models.Model):
             models.Index(fields=["environment", "started_at"]),
             # The API's keyset pages, newest start first across environments.
             models.Index(fields=["started_at", "id"]),
-            # "What served customer C at T" and the admin's search by customer.
-            models.Index(fields=["customer_scope", "started_at"], name="deployment_customer"),
+            # "What served customer C at T", a customer's deployments and the admin's search
+            # by customer, in their keyset order (newest start first, then id): PostgreSQL
+            # walks it backwards and stops after a page; without the id it sorted the
+            # customer's whole live set before the LIMIT (issue 14).
+            models.Index(
+                fields=["customer_scope", "started_at", "id"], name="deployment_customer_keyset"
+            ),
         ]
 
     def __str__(self) -> str:

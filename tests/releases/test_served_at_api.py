@@ -229,3 +229,35 @@ def test_a_cursor_of_another_list_or_another_question_is_refused(served):
     for response in refused:
         assert list(assert_problem(response, 400)["errors"]) == ["cursor"]
     assert served.get(cursor=own, page_size=2)[0].status_code == 200
+
+
+# Index (PostgreSQL plans only).
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans only")
+@pytest.mark.parametrize("question", ["served at", "a customer's deployments"])
+def test_a_customers_page_walks_the_customer_keyset_index_without_sorting(served, question):
+    # Given a customer's live deployments, and a planner told to avoid scanning the table
+    from registry.selectors import deployments_visible_to
+    from registry.serving import served_deployments
+
+    served.grow(12)
+    user = UserFactory(is_superuser=True)
+    if question == "served at":
+        queryset = served_deployments(user, customer="acme", at=served.now)
+    else:
+        queryset = deployments_visible_to(user, customer_scope="acme")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+
+        # When a page in the keyset order (newest start first, then id) is planned
+        plan = queryset[:5].explain()
+
+        cursor.execute("SET LOCAL enable_bitmapscan = on")
+        cursor.execute("SET LOCAL enable_seqscan = on")
+
+    # Then PostgreSQL reads the customer's index backwards and stops at the page: no sort
+    # of the customer's whole live set before the LIMIT
+    assert "Index Scan Backward using deployment_customer_keyset" in plan, plan
+    assert "Sort" not in plan, plan
