@@ -40,12 +40,12 @@ size. Nothing reads the clock: the caller passes ``now``.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, Subquery, Value
 
 from approvals.choices import RequestState
 from approvals.models import CheckException, CheckResult, Incident, PromotionRequest, RingEntry
@@ -191,22 +191,24 @@ def _lead_days_by_team(team_ids: list[int], start: datetime, end: datetime) -> d
 
 
 def _decisions_by_team(team_ids: list[int], start: datetime, end: datetime) -> dict[int, dict]:
-    failed = CheckResult.objects.filter(request_id=OuterRef("pk"), passed=False)
-    # The state first: only requests not approved look for a failed check (as one
-    # ``Q(state__in=..., failed_check=True)`` the lookup ran for every decided request).
-    caught = Q(state__in=CAUGHT_STATES) & Q(Exists(failed))
-    rows = (
-        PromotionRequest.objects.filter(
-            state__in=DECIDED_STATES,
-            state_changed_at__gte=start,
-            state_changed_at__lt=end,
-            team_id__in=team_ids,
-        )
+    # UNION ALL of an index-only count of the decided and a count of the caught: one count
+    # read every decided row's id for the check's lookup, a table scan (issue 14).
+    window = Q(state_changed_at__gte=start, state_changed_at__lt=end, team_id__in=team_ids)
+    failed = Exists(CheckResult.objects.filter(request_id=OuterRef("pk"), passed=False))
+    counts = [
+        PromotionRequest.objects.filter(window, condition)
         .values("team_id")
-        .annotate(decided=Count("id"), caught=Count("id", filter=caught))
+        .annotate(decided=decided, caught=caught)
         .order_by()
-    )
-    return {row["team_id"]: row for row in rows}
+        for condition, decided, caught in (
+            (Q(state__in=DECIDED_STATES), Count("*"), Value(0)),
+            (Q(failed, state__in=CAUGHT_STATES), Value(0), Count("*")),
+        )
+    ]
+    by_team: dict[int, dict] = defaultdict(Counter)
+    for row in counts[0].union(counts[1], all=True):
+        by_team[row.pop("team_id")].update(row)
+    return by_team
 
 
 def _escaped_by_team(team_ids: list[int], start: datetime, end: datetime) -> dict[int, int]:

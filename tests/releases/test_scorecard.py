@@ -193,3 +193,26 @@ def test_covered_days_merge_overlapping_spans_and_clip_them_to_the_window():
     ]
     # days 0-1 (first two), day 1 again, day 8 (zero length: its opening day), past the end
     assert covered_days(spans, start, 10) == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans only")
+def test_the_decided_requests_are_counted_from_the_team_index_alone(world):
+    # Given the scorecard's statement that counts the decided and the caught requests
+    with CaptureQueriesContext(connection) as captured:
+        scorecard_for(world.auditor)
+    (decisions,) = [q["sql"] for q in captured if 'AS "decided"' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+
+        # When PostgreSQL plans it
+        cursor.execute(f"EXPLAIN {decisions}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+        cursor.execute("SET LOCAL enable_bitmapscan = on")
+        cursor.execute("SET LOCAL enable_seqscan = on")
+
+    # Then the decided are counted from the (team, state, state_changed_at) index without
+    # reading the table (no column outside it: the failed-check lookup, which needs the
+    # id, runs only over the requests not approved)
+    assert "Index Only Scan using promotion_request_team_changed" in plan, plan
