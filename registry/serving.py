@@ -52,20 +52,6 @@ def served_deployments(
     )
 
 
-def served_at(
-    *, actor: Any, customer: str, at: datetime, environment: str | None = None
-) -> list[dict[str, Any]]:
-    """What served ``customer`` at ``at``, whole: each live deployment as ``served_row``.
-    Two queries. The API pages ``served_deployments`` instead (a customer's live set has no
-    bound of its own)."""
-    return [
-        served_row(deployment)
-        for deployment in served_deployments(
-            actor, customer=customer, at=at, environment=environment
-        )
-    ]
-
-
 def served_row(deployment: Deployment) -> dict[str, Any]:
     """One live deployment of ``served_deployments``: its window, its version, and its
     release with the release's model-version components (kind, model, version,

@@ -21,6 +21,7 @@ from registry.release_manifest import (
     manifest_digest,
     manifest_of,
 )
+from registry.serving import served_deployments, served_row
 from tests.approvals.factories import ci_user
 from tests.registry.factories import (
     PASSWORD,
@@ -143,3 +144,9 @@ def ring_row_counts() -> dict[str, int]:
     counts = {name: model.objects.count() for name, model in models.items()}
     counts["approved_versions"] = ModelVersion.objects.filter(state=VersionState.APPROVED).count()
     return counts
+
+
+def served(actor: Any, *, customer: str, at: Any) -> list[dict[str, Any]]:
+    """What served ``customer`` at ``at``, as the API's ``/served/`` pages it
+    (``served_deployments``, each row ``served_row``), every row at once."""
+    return [served_row(row) for row in served_deployments(actor, customer=customer, at=at)]

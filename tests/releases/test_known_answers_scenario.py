@@ -30,10 +30,9 @@ from registry.models import ModelVersion, Release, ReleaseComponent
 from registry.release_manifest import release_integrity
 from registry.services.deployments import deployment_end, deployment_record
 from registry.services.releases import release_create
-from registry.serving import served_at
 from tests.approvals.factories import ci_user
 from tests.registry.factories import UserFactory, manager
-from tests.releases.rings_helpers import board, request_ring, ring_row_counts, sign
+from tests.releases.rings_helpers import board, request_ring, ring_row_counts, served, sign
 from tests.releases.stack import build_stack, notes, version_of
 
 pytestmark = pytest.mark.django_db
@@ -197,14 +196,14 @@ def test_two_releases_rings_a_breach_and_who_served_customer_c_at_time_t():
     )
     auditor = UserFactory(is_superuser=True)
 
-    def served(at):
-        (row,) = served_at(actor=auditor, customer="customer-c", at=at)
+    def served_by(at):
+        (row,) = served(auditor, customer="customer-c", at=at)
         config = next(c for c in row["release"]["components"] if c["kind"] == "config")
         return row["release"]["id"], row["version"]["id"], config["version_id"]
 
-    assert served(t_first) == (first.pk, stack.scorer.pk, stack.threshold.pk)
-    assert served(t_second) == (second.pk, stack.scorer.pk, raised.pk)
-    assert served_at(actor=auditor, customer="customer-c", at=now - timedelta(days=20)) == []
+    assert served_by(t_first) == (first.pk, stack.scorer.pk, stack.threshold.pk)
+    assert served_by(t_second) == (second.pk, stack.scorer.pk, raised.pk)
+    assert served(auditor, customer="customer-c", at=now - timedelta(days=20)) == []
 
     # The trail names every step: two submissions, the rings entered, the breach.
     verbs = set(AuditEvent.objects.values_list("verb", flat=True))

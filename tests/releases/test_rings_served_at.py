@@ -1,4 +1,5 @@
-"""Which model and threshold served customer C at time T (issue 13)."""
+"""Which model and threshold served customer C at time T (issue 13), as the API's
+``/served/`` reads it: ``served_deployments``, each row ``served_row``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from registry.models import Deployment
-from registry.serving import served_at
 from tests.registry.factories import UserFactory
-from tests.releases.rings_helpers import config_component, model_component, stack_release
+from tests.releases.rings_helpers import config_component, model_component, served, stack_release
 
 pytestmark = pytest.mark.django_db
 
@@ -36,10 +36,10 @@ def test_served_at_returns_the_release_and_its_threshold_version_at_t_and_nothin
     deploy(release, start=now - timedelta(days=10), end=now - timedelta(days=2))
     superuser = UserFactory(is_superuser=True)
 
-    (served,) = served_at(actor=superuser, customer="acme", at=now - timedelta(days=5))
-    assert served["release"]["id"] == release.pk
+    (row,) = served(superuser, customer="acme", at=now - timedelta(days=5))
+    assert row["release"]["id"] == release.pk
     threshold = config_component(release)
-    config = [c for c in served["release"]["components"] if c["kind"] == "config"]
+    config = [c for c in row["release"]["components"] if c["kind"] == "config"]
     assert config == [
         {
             "kind": "config",
@@ -49,21 +49,21 @@ def test_served_at_returns_the_release_and_its_threshold_version_at_t_and_nothin
             "parameters": {"decline_above": 0.82},
         }
     ]
-    assert served["version"]["id"] == model_component(release).pk
-    assert served_at(actor=superuser, customer="acme", at=now - timedelta(days=1)) == []
-    assert served_at(actor=superuser, customer="other", at=now - timedelta(days=5)) == []
+    assert row["version"]["id"] == model_component(release).pk
+    assert served(superuser, customer="acme", at=now - timedelta(days=1)) == []
+    assert served(superuser, customer="other", at=now - timedelta(days=5)) == []
 
 
 def test_served_at_takes_two_queries_for_one_or_many_deployments():
     now = timezone.now()
     superuser = UserFactory(is_superuser=True)
-    served_at(actor=superuser, customer="warm-up", at=now)  # the actor's lookups are cached
+    served(superuser, customer="warm-up", at=now)  # the actor's lookups are cached
     counts = []
     for n in (1, 6):
         customer = f"customer-{n}"
         for _ in range(n):
             deploy(stack_release(), start=now - timedelta(days=3), end=None, customer=customer)
         with CaptureQueriesContext(connection) as queries:
-            assert len(served_at(actor=superuser, customer=customer, at=now)) == n
+            assert len(served(superuser, customer=customer, at=now)) == n
         counts.append(len(queries))
     assert counts[0] == counts[1]
