@@ -43,6 +43,10 @@ class AppendOnlyHistoricalRow(models.Model):
         super().save(*args, **kwargs)
 
 
+#: Each tracked model's recorder, for rows created without ``Model.save``.
+_RECORDERS: dict[type[models.Model], HistoricalRecords] = {}
+
+
 class GovernanceHistory(HistoricalRecords):
     """``HistoricalRecords`` whose manager class is built once per model and whose rows
     are inserted by a statement compiled once."""
@@ -51,3 +55,14 @@ class GovernanceHistory(HistoricalRecords):
         kwargs.setdefault("history_manager", OnceBuiltHistoryManager)
         kwargs.setdefault("bases", [AppendOnlyHistoricalRow])
         super().__init__(*args, **kwargs)
+
+    def contribute_to_class(self, cls: type[models.Model], name: str) -> None:
+        super().contribute_to_class(cls, name)
+        _RECORDERS[cls] = self
+
+
+def record_creation(row: models.Model) -> None:
+    """The ``+`` history row of ``row``, just inserted by ``core.inserts`` (no
+    ``post_save`` was sent): what simple-history's receiver writes after a first save, by
+    the model's own recorder, with the same user, time and settings."""
+    _RECORDERS[type(row)].post_save(row, created=True)

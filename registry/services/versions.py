@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from audit.services import actor_label_for, record
 from audit.verbs import AuditVerb
 from core.errors import Conflict, IllegalTransition, InvalidInput
+from core.historical_records import record_creation
+from core.inserts import insert_unless_present
 from core.permissions import Verb, allowed, require
 from registry import semver
 from registry.metadata import VERSION_METADATA_FIELDS
@@ -128,7 +130,7 @@ def version_register(
         raise InvalidInput(str(exc), errors={"version": [str(exc)]}) from exc
 
     # Insert first and let the unique constraint decide: the common case (a new version)
-    # costs one INSERT, and a retry or a concurrent twin lands in the IntegrityError branch.
+    # costs one INSERT, and a retry or a concurrent twin inserts nothing (see below).
     candidate = ModelVersion(
         registered_model=registered_model,
         version=str(parsed),
@@ -156,22 +158,16 @@ def version_register(
     except ValidationError as exc:
         raise _validation_to_invalid(exc, "The version metadata is invalid.") from exc
     # The refusals above only read. The writes: one transaction, and inside the API's
-    # (which claims the Idempotency-Key in it) no savepoint of its own (issue 14); a
-    # conflict is raised after it, so a caller's enclosing transaction stays usable.
+    # (which claims the Idempotency-Key in it) no savepoint at all (issue 14): a twin of
+    # this version (a retry, or a concurrent registration that committed first) makes the
+    # INSERT write nothing instead of failing, and a conflict is raised after the
+    # transaction, so a caller's enclosing one stays usable.
     existing = None
     with transaction.atomic(savepoint=False):
-        try:
-            # The one savepoint: a concurrent registration of the same version (unique
-            # constraint) leaves the transaction usable, to answer idempotently.
-            with transaction.atomic():
-                candidate.save()
-        except IntegrityError:
-            existing = ModelVersion.objects.filter(
-                registered_model=registered_model, version_core=parsed.core
-            ).first()
-            if existing is None:
-                raise
-        else:
+        if insert_unless_present(candidate, unique=("registered_model", "version_core")):
+            # Written without Model.save: the history row simple-history writes after one,
+            # explicitly. ModelVersion has no other save receivers (a test holds that).
+            record_creation(candidate)
             record(
                 actor=actor,
                 verb=AuditVerb.VERSION_REGISTERED,
@@ -179,6 +175,12 @@ def version_register(
                 team_id=registered_model.team_id,
                 data={"before": None, "after": _version_snapshot(candidate)},
             )
+        else:
+            existing = ModelVersion.objects.filter(
+                registered_model=registered_model, version_core=parsed.core
+            ).first()
+            if existing is None:  # versions are never deleted; the twin left no row
+                raise Conflict("The version was registered concurrently; retry.")
     if existing is not None:
         return _existing_registration(existing, version=version, checksum=checksum), False
     return candidate, True

@@ -256,10 +256,10 @@ def test_when_the_audit_event_fails_the_version_and_its_history_are_not_kept(tok
 
 
 #: POST (token; replay lookup; the transaction's savepoint in a test, BEGIN in production;
-#: model; the one savepoint, version, history, release; audit event; idempotency key;
-#: release) + GET (token; the version with whether any request names it: none does). The
-#: token is one statement on PostgreSQL (its team ids ride along), two elsewhere.
-POST_STATEMENTS = 10
+#: model; version, its history; audit event; idempotency key; release) + GET (token; the
+#: version with whether any request names it: none does). The token is one statement on
+#: PostgreSQL (its team ids ride along), two elsewhere.
+POST_STATEMENTS = 8
 GET_STATEMENTS = 1
 
 
@@ -280,14 +280,14 @@ def test_a_registration_and_its_read_back_cost_a_fixed_number_of_statements(toke
     with CaptureQueriesContext(connection) as get:
         response = client.get(f"{URL}{version_id}/")
 
-    # Then the statements are as many whatever the data, with one savepoint at most
+    # Then the statements are as many whatever the data, with no savepoint of its own
     assert response.status_code == 200
     post_statements = POST_STATEMENTS + token_statements()
     get_statements = GET_STATEMENTS + token_statements()
     assert len(post.captured_queries) == post_statements, [q["sql"][:80] for q in post]
     assert len(get.captured_queries) == get_statements, [q["sql"][:80] for q in get]
     savepoints = [q for q in post.captured_queries if q["sql"].startswith("SAVEPOINT")]
-    assert len(savepoints) == 2  # the test's transaction (BEGIN in production) and the insert's
+    assert len(savepoints) == 1  # the test's transaction (BEGIN in production)
 
 
 def test_the_hand_written_version_representation_equals_the_declared_fields(token):
