@@ -14,6 +14,7 @@ from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
 
 from approvals.models import Incident, PromotionRequest, RingEntry
+from approvals.models.request_team import REQUEST_TEAM
 from core.api.params import aware_datetime_param
 from core.errors import InvalidInput
 from core.permissions import Verb, require
@@ -64,9 +65,15 @@ class ReportScope:
         return queryset
 
     def requests(self) -> QuerySet[PromotionRequest]:
-        return PromotionRequest.objects.visible_to(self.actor, Verb.EXPORT).filter(
-            version__in=self.versions().values("pk")
-        )
+        """The promotion requests of ``versions()``. A request's team is its version's
+        model's (``REQUEST_TEAM``): a team's or an unscoped report reads them by that
+        column, not through a subquery over every version of the scope (issue 14)."""
+        queryset = PromotionRequest.objects.visible_to(self.actor, Verb.EXPORT)
+        if self.model is not None or self.customer:
+            return queryset.filter(version__in=self.versions().values("pk"))
+        if self.team is not None:
+            return queryset.filter(**{REQUEST_TEAM: self.team})
+        return queryset
 
     def releases(self) -> QuerySet[Release]:
         """The releases the report is about: the team's, and (with a model or a customer)

@@ -7,11 +7,12 @@ from datetime import timedelta
 
 import pytest
 
+from approvals.models import PromotionRequest
 from core.errors import InvalidInput
 from registry.services import evidence_attach
 from reports.scope import report_scope
 from reports.sections import CITED, report_sections
-from tests.approvals.factories import SAMPLES, ci_user
+from tests.approvals.factories import SAMPLES, PromotionRequestFactory, ci_user
 from tests.registry.factories import UserFactory
 from tests.reports.scenario import LAUNCH, MONITORED_AFTER, SWITCH
 
@@ -21,6 +22,32 @@ pytestmark = pytest.mark.django_db
 def section(scope, key):
     rows = next(s for s in report_sections(scope) if s.key == key).rows()
     return [{k: v for k, v in row.items() if k != CITED} for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("reader", "team", "expected"),
+    [
+        ("auditor", "", ["alpha", "alpha", "beta"]),
+        ("auditor", "alpha", ["alpha", "alpha"]),
+        ("auditor", "beta", ["beta"]),
+        ("alpha_auditor", "", ["alpha", "alpha"]),
+    ],
+)
+def test_a_team_s_or_an_unscoped_report_reads_requests_by_their_own_team(
+    scenario, reader, team, expected
+):
+    PromotionRequestFactory(version=scenario.other_team_version)
+    scope = report_scope(actor=getattr(scenario, reader), team=team)
+
+    requests = scope.requests()
+
+    # The same requests as through the scope's versions, without reading a version.
+    assert "registry_modelversion" not in str(requests.query)
+    through_versions = PromotionRequest.objects.filter(version__in=scope.versions().values("pk"))
+    assert sorted(requests.values_list("pk", flat=True)) == sorted(
+        through_versions.values_list("pk", flat=True)
+    )
+    assert sorted(requests.values_list("team__slug", flat=True)) == expected
 
 
 def test_serving_names_each_version_and_the_config_beside_it_per_window(scenario):
