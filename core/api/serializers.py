@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class SurrogateFreeText(ProhibitSurrogateCharactersValidator):
+    """DRF's refusal of surrogate code points, same message and code, found by one regular
+    expression search instead of a Python loop over every character (a registration's
+    text fields are a few hundred characters, issue 14)."""
+
+    def __call__(self, value: object) -> None:
+        found = _SURROGATE.search(str(value))
+        if found is not None:
+            message = self.message.format(code_point=ord(found.group()))
+            raise serializers.ValidationError(message, code=self.code)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -29,6 +45,12 @@ class StrictSerializer(serializers.Serializer):
                 for text in (field, getattr(field, "child", None)):
                     if isinstance(text, serializers.CharField):
                         text.trim_whitespace = False
+                        text.validators = [
+                            SurrogateFreeText()
+                            if type(v) is ProhibitSurrogateCharactersValidator
+                            else v
+                            for v in text.validators
+                        ]
             type(self)._field_prototypes = prototypes
         return {name: _fresh(field) for name, field in prototypes.items()}
 
