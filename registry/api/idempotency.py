@@ -9,13 +9,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core import rows
-from core.errors import DomainError, InvalidInput
-from core.inserts import insert
+from core.errors import Conflict, DomainError, InvalidInput
+from core.inserts import insert_unless_present
 from registry.models import IdempotencyKey
 
 _KEY = re.compile(r"\A[\x21-\x7e]{1,200}\Z")
@@ -35,10 +35,13 @@ def fingerprint(data: Any) -> str:
 def idempotent(request: Request, *, endpoint: str, act: Callable[[], Response]) -> Response:
     """Run ``act`` once per (caller, key); replay its answer for retries of the same payload.
 
-    Without the header, ``act`` simply runs. With it, the key is claimed by the *last*
-    statement of the change's own transaction: a concurrent twin that claimed it first makes
-    that INSERT fail, the whole transaction rolls back (nothing of ours is kept), and we
-    answer with the twin's stored response. No savepoints, one extra statement.
+    Without the header, ``act`` simply runs. With it, ``act`` runs and the key is claimed by
+    the *last* statement of the change's own transaction (``INSERT … ON CONFLICT DO
+    NOTHING``): the first delivery, the common case, costs that one statement and no
+    lookup (issue 14). When the key is already claimed -- a retry, or a concurrent twin
+    that committed first (PostgreSQL waits for it) -- the whole transaction rolls back
+    (nothing of ours is kept) and the stored answer is given. A retry whose ``act`` now
+    fails (the release it created exists) is answered the same way. No savepoints.
     """
     key = request.headers.get("Idempotency-Key")
     if key is None:
@@ -49,39 +52,44 @@ def idempotent(request: Request, *, endpoint: str, act: Callable[[], Response]) 
     if not _KEY.match(key):
         raise InvalidInput("Idempotency-Key must be 1-200 printable ASCII characters.")
     print_ = fingerprint({"endpoint": endpoint, "body": request.data})
-    # A sequential retry (the common case) is answered without running anything.
-    replay = _replay(request, key, print_)
-    if replay is not None:
-        return replay
-    claiming = False
     try:
         with transaction.atomic():
             response = act()
-            claiming = True
-            insert(
-                IdempotencyKey(
-                    user=request.user,
-                    key=key,
-                    endpoint=endpoint,
-                    fingerprint=print_,
-                    response_status=response.status_code,
-                    response_body=response.data,
-                )
+            claim = IdempotencyKey(
+                user=request.user,
+                key=key,
+                endpoint=endpoint,
+                fingerprint=print_,
+                response_status=response.status_code,
+                response_body=response.data,
             )
-    except IntegrityError:
-        if not claiming:
-            raise
+            if not insert_unless_present(claim, unique=("user", "key")):
+                raise _AlreadyAnswered
+    except _AlreadyAnswered:
         replay = _replay(request, key, print_)
+        if replay is None:  # claimed, then gone before we read it: let the caller retry
+            raise Conflict("This Idempotency-Key is being answered; retry.") from None
+        return replay
+    except Exception as failure:
+        # A retry may fail where its first delivery succeeded: the stored answer stands.
+        try:
+            replay = _replay(request, key, print_)
+        except DatabaseError:
+            raise failure from None
         if replay is None:
             raise
         return replay
     return response
 
 
+class _AlreadyAnswered(Exception):
+    """The key was claimed by an earlier or concurrent delivery: roll this one back."""
+
+
 @functools.cache
 def _stored_answer(vendor: str) -> tuple[str, rows.Columns]:
     """The stored answer of a (caller, key): one statement written once (``core.rows``),
-    as every keyed write asks it first."""
+    as every retried or refused keyed write asks it."""
     stored = rows.columns(
         IdempotencyKey, "k", only=("fingerprint", "response_status", "response_body")
     )

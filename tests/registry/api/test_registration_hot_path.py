@@ -255,11 +255,11 @@ def test_when_the_audit_event_fails_the_version_and_its_history_are_not_kept(tok
 # ------------------------------------------------------------------ fixed SQL
 
 
-#: POST (token; replay lookup; the transaction's savepoint in a test, BEGIN in production;
-#: model; version, its history; audit event; idempotency key; release) + GET (token; the
+#: POST (token; the transaction's savepoint in a test, BEGIN in production; model; version,
+#: its history; audit event; the idempotency key's claim; release) + GET (token; the
 #: version with whether any request names it: none does). The token is one statement on
 #: PostgreSQL (its team ids ride along), two elsewhere.
-POST_STATEMENTS = 8
+POST_STATEMENTS = 7
 GET_STATEMENTS = 1
 
 
