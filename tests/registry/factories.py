@@ -150,6 +150,17 @@ def service_account_with_token(
     return account, raw
 
 
+def move_account_to_another_team(account: ServiceAccount) -> None:
+    """An administrator gives the account a new team in place of all of its own."""
+    services.service_account_update(
+        actor=UserFactory(is_superuser=True),
+        account=account,
+        teams=[TeamFactory()],
+        description="",
+        is_active=True,
+    )
+
+
 BOARD_VIEW_PERMISSIONS = ["view_promotionrequest", "view_modelversion", "view_registeredmodel"]
 
 

@@ -63,11 +63,11 @@ def test_a_registration_with_a_surrogate_is_refused_naming_the_field_and_nothing
     api_client,
 ):
     from tests.approvals.factories import governance_row_counts
+    from tests.registry.api.test_version_registration_refusals import payload
     from tests.registry.factories import (
         RegisteredModelFactory,
         TeamFactory,
         service_account_with_token,
-        sha256_of,
     )
 
     # Given CI of a team with a model
@@ -78,14 +78,7 @@ def test_a_registration_with_a_surrogate_is_refused_naming_the_field_and_nothing
     before = governance_row_counts()
 
     # When it registers a version whose licence holds a lone surrogate (JSON "\ud800")
-    body = {
-        "team": "assistants",
-        "model": "support-lora",
-        "version": "1.0.0",
-        "checksum": sha256_of("weights"),
-        "storage_uri": "s3://models/support-lora/1.0.0/",
-        "license": "mit\ud800",
-    }
+    body = payload(license="mit\ud800")
     raw_json = json.dumps(body)  # ASCII: the surrogate travels as the escape \ud800
     response = api_client.post("/api/v1/versions/", raw_json, content_type="application/json")
 

@@ -9,14 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from registry import services
 from registry.models import IdempotencyKey
 from tests.approvals.factories import governance_row_counts
 from tests.registry.api.test_registration_hot_path import URL, client_for, payload
 from tests.registry.factories import (
     RegisteredModelFactory,
     TeamFactory,
-    UserFactory,
+    move_account_to_another_team,
     service_account_with_token,
 )
 from tests.world import assert_problem
@@ -77,13 +76,7 @@ def test_a_retry_whose_run_would_now_fail_still_gets_the_answer_it_was_given(tea
     account, raw = service_account_with_token(teams=[team])
     client = client_for(raw)
     first = deliver(client)
-    services.service_account_update(
-        actor=UserFactory(is_superuser=True),
-        account=account,
-        teams=[TeamFactory()],
-        description="",
-        is_active=True,
-    )
+    move_account_to_another_team(account)
     before = governance_row_counts()
 
     # When the same delivery is retried, and a new one is sent with another key

@@ -25,6 +25,7 @@ from tests.registry.factories import (
     RegisteredModelFactory,
     TeamFactory,
     UserFactory,
+    move_account_to_another_team,
     service_account_with_token,
     sha256_of,
 )
@@ -127,13 +128,7 @@ def test_a_team_taken_from_the_account_is_out_of_reach_on_the_next_request(team)
     assert client.get(f"{URL}{version_id}/").status_code == 200
 
     # When the team is taken from its account
-    services.service_account_update(
-        actor=UserFactory(is_superuser=True),
-        account=account,
-        teams=[TeamFactory()],
-        description="",
-        is_active=True,
-    )
+    move_account_to_another_team(account)
 
     # Then the version is a 404 on the next request
     assert_problem(client.get(f"{URL}{version_id}/"), 404)
