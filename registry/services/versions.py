@@ -157,16 +157,13 @@ def version_register(
         )
     except ValidationError as exc:
         raise _validation_to_invalid(exc, "The version metadata is invalid.") from exc
-    # The refusals above only read. The writes: one transaction, and inside the API's
-    # (which claims the Idempotency-Key in it) no savepoint at all (issue 14): a twin of
-    # this version (a retry, or a concurrent registration that committed first) makes the
-    # INSERT write nothing instead of failing, and a conflict is raised after the
-    # transaction, so a caller's enclosing one stays usable.
+    # The refusals above only read. The writes: one transaction and no savepoint (issue
+    # 14): a twin (a retry, a concurrent registration committed first) makes the INSERT
+    # write nothing; a conflict is raised after it, so an enclosing transaction stays usable.
     existing = None
     with transaction.atomic(savepoint=False):
         if insert_unless_present(candidate, unique=("registered_model", "version_core")):
-            # Written without Model.save: the history row simple-history writes after one,
-            # explicitly. ModelVersion has no other save receivers (a test holds that).
+            # No Model.save, so its history row explicitly (no other receivers: a test).
             record_creation(candidate)
             record(
                 actor=actor,
