@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from approvals.choices import IncidentSeverity, IncidentState
 from approvals.models import Incident
 from approvals.selectors import (
+    INCIDENT_TAGS,
     incident_in_detail,
     incidents_matching,
     incidents_tagged,
@@ -96,7 +97,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_tags(self, incident: Incident) -> list[str]:
         # Prefetched in name order (``incidents_visible_to``): no query per row.
-        return [tag.name for tag in incident.tags.all()]
+        return [tag.name for tag in getattr(incident, INCIDENT_TAGS)]
 
 
 class TimelineEntrySerializer(serializers.Serializer):

@@ -293,12 +293,23 @@ def incidents_matching(queryset: QuerySet[Incident], term: str) -> QuerySet[Inci
     return queryset.filter(pk__in=_tagged_ids(term).union(titled))
 
 
+#: Where ``incident_tags`` puts an incident's tags: a list, in name order.
+INCIDENT_TAGS = "tags_by_name"
+
+
+def incident_tags() -> Prefetch:
+    """Each incident's tags in name order, as a list in ``INCIDENT_TAGS`` (one query for a
+    page). Into ``tags`` itself Django builds a filtered queryset per incident to hold the
+    cache: about 0.3 ms a row of a list (issue 14)."""
+    return Prefetch("tags", queryset=IncidentTag.objects.order_by("name"), to_attr=INCIDENT_TAGS)
+
+
 def incidents_visible_to(user: Any) -> QuerySet[Incident]:
     """The incidents of the teams ``user`` may see, with what a list row shows."""
     return (
         Incident.objects.visible_to(user)
         .select_related("team", "release", "opened_by")
-        .prefetch_related(Prefetch("tags", queryset=IncidentTag.objects.order_by("name")))
+        .prefetch_related(incident_tags())
     )
 
 
@@ -319,11 +330,13 @@ def incident_in_detail(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
 
 __all__ = [
     "INCIDENT_ID",
+    "INCIDENT_TAGS",
     "QUEUE_LIMIT",
     "RequestDetail",
     "approval_outcome",
     "awaiting_count",
     "incident_in_detail",
+    "incident_tags",
     "incidents_matching",
     "incidents_tagged",
     "incidents_visible_to",

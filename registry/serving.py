@@ -16,6 +16,9 @@ from django.db.models import Prefetch, QuerySet
 from registry.models import Deployment, ReleaseComponent
 from registry.selectors import deployments_visible_to
 
+#: Where ``served_deployments`` puts each release's model-version components, id order.
+SERVED_COMPONENTS = "served_components"
+
 
 def deployments_serving(
     actor: Any, *, customer: str, at: datetime, environment: str | None = None
@@ -38,8 +41,8 @@ def served_deployments(
     actor: Any, *, customer: str, at: datetime, environment: str | None = None
 ) -> QuerySet[Deployment]:
     """``deployments_serving`` with each release's model-version components prefetched, in
-    its keyset order (newest start first, on the ``deployment_customer`` index): a page of
-    it is two queries whatever its size (``served_row`` reads nothing more)."""
+    its keyset order (newest start first, on the ``deployment_customer_keyset`` index): a
+    page of it is two queries whatever its size (``served_row`` reads nothing more)."""
     return deployments_serving(
         actor, customer=customer, at=at, environment=environment
     ).prefetch_related(
@@ -48,6 +51,9 @@ def served_deployments(
             queryset=ReleaseComponent.objects.filter(model_version__isnull=False)
             .select_related("model_version__registered_model")
             .order_by("id"),
+            # A plain list on each release: into ``components`` Django builds a filtered
+            # queryset per release to hold its cache (~0.2 ms a row, issue 14).
+            to_attr=SERVED_COMPONENTS,
         )
     )
 
@@ -83,7 +89,7 @@ def served_row(deployment: Deployment) -> dict[str, Any]:
                         "version_id": c.model_version_id,
                         "parameters": c.model_version.parameters,
                     }
-                    for c in release.components.all()
+                    for c in getattr(release, SERVED_COMPONENTS)
                 ],
             }
             if release is not None

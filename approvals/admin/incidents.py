@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Prefetch
 
 from approvals.choices import OPEN_INCIDENT_STATES, IncidentState
 from approvals.forms.incidents import (
@@ -23,8 +22,8 @@ from approvals.forms.incidents import (
     IncidentNoteForm,
     IncidentResolveForm,
 )
-from approvals.models import Incident, IncidentTag, IncidentTimelineEntry, MonitoringReport
-from approvals.selectors import incidents_matching
+from approvals.models import Incident, IncidentTimelineEntry, MonitoringReport
+from approvals.selectors import INCIDENT_TAGS, incident_tags, incidents_matching
 from approvals.services.incidents import (
     incident_mitigate,
     incident_note,
@@ -212,11 +211,7 @@ class IncidentAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, _ReadOnly):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("tags", queryset=IncidentTag.objects.order_by("name")))
-        )
+        return super().get_queryset(request).prefetch_related(incident_tags())
 
     def get_search_results(self, request: Any, queryset: Any, search_term: str):
         """Indexed lookups only: the id, a tag's unique name, or a title prefix (the API's
@@ -225,7 +220,7 @@ class IncidentAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, _ReadOnly):
 
     @admin.display(description="tags")
     def tag_names(self, obj: Incident) -> str:
-        return ", ".join(tag.name for tag in obj.tags.all()) or "—"
+        return ", ".join(tag.name for tag in getattr(obj, INCIDENT_TAGS)) or "—"
 
 
 @admin.register(MonitoringReport)

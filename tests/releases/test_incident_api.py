@@ -598,3 +598,26 @@ def test_the_newest_first_page_and_the_title_search_can_use_their_indexes(
 
     # Then it reads the index (a LIKE 'term%' outside the C collation needs pattern ops)
     assert index in plan, plan
+
+
+def test_a_list_page_holds_each_incidents_tags_as_a_list_not_a_queryset_per_row(release, engineer):
+    # Given 30 incidents with two tags each
+    from django.http import QueryDict
+
+    from approvals.incidents_api import filtered_incidents
+    from approvals.selectors import INCIDENT_TAGS
+
+    _bulk_incidents(release, engineer, 30, start=0)
+    reader = UserFactory(is_superuser=True)
+
+    # When a page of the list is read and every row's tags with it
+    with CaptureQueriesContext(connection) as ctx:
+        rows = list(filtered_incidents(reader, QueryDict())[:30])
+        tags = [[tag.name for tag in getattr(row, INCIDENT_TAGS)] for row in rows]
+
+    # Then three queries (whether the reader is a service account, the page, every row's
+    # tags), each row's tags a plain list in name order, and no queryset built per row to
+    # hold them (Django's cache of ``tags``)
+    assert len(ctx.captured_queries) == 3
+    assert tags == [["eu", "latency"]] * 30
+    assert all("tags" not in getattr(row, "_prefetched_objects_cache", {}) for row in rows)

@@ -261,3 +261,30 @@ def test_a_customers_page_walks_the_customer_keyset_index_without_sorting(served
     # of the customer's whole live set before the LIMIT
     assert "Index Scan Backward using deployment_customer_keyset" in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_a_page_holds_each_releases_components_as_a_list_not_a_queryset_per_release(served):
+    # Given live deployments of a release with a model and a config component
+    from registry.serving import SERVED_COMPONENTS, served_deployments
+
+    served.grow(6)
+    reader = UserFactory(is_superuser=True)
+
+    # When the deployments serving the customer are read with their releases' components
+    with CaptureQueriesContext(connection) as ctx:
+        rows = list(served_deployments(reader, customer="acme", at=served.now))
+        kinds = [[c.kind for c in getattr(row.release, SERVED_COMPONENTS)] for row in rows]
+
+    # Then three queries (whether the reader is a service account, the page, the
+    # components), each release's components a plain list in id order, and no
+    # queryset built per release to hold them (Django's cache of ``components``)
+    assert len(ctx.captured_queries) == 3
+    expected = list(
+        served.release.components.filter(model_version__isnull=False)
+        .order_by("id")
+        .values_list("kind", flat=True)
+    )
+    assert kinds == [expected] * 6
+    assert all(
+        "components" not in getattr(row.release, "_prefetched_objects_cache", {}) for row in rows
+    )
