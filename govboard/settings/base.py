@@ -238,6 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"credential": env_str("GOVBOARD_API_RATE", "6000/min")},
     "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.JSONContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "core.pagination.KeysetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.ProblemAutoSchema",
