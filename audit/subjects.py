@@ -10,17 +10,17 @@ pages. Neither knows any domain model: callers pass the querysets.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.apps import apps
-from django.contrib.admin.utils import quote
 from django.core.exceptions import ValidationError
 from django.db.models import CharField, Q, QuerySet
 from django.db.models.functions import Cast
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
 
 from audit.models import AuditEvent
+from core.admin_links import change_url_maker
 
 
 def about(queryset: QuerySet) -> Q:
@@ -56,18 +56,18 @@ def object_links(events: Iterable[AuditEvent], *, admin_site: Any) -> dict[tuple
             found = list(queryset.filter(pk__in=sorted(ids)))
         except (ValueError, TypeError, ValidationError):
             continue  # ids that are not keys of this kind: shown as stored
+        change_url = _change_url_maker(model) if model_admin is not None else None
         for obj in found:
             links[(object_type, str(obj.pk))] = {
                 "label": str(obj),
-                "url": _change_url(model, obj.pk) if model_admin is not None else None,
+                "url": change_url(obj.pk) if change_url is not None else None,
             }
     return links
 
 
-def _change_url(model: Any, pk: Any) -> str | None:
+def _change_url_maker(model: Any) -> Callable[[Any], str] | None:
+    """One reverse per kind of object, not per event (core.admin_links)."""
     try:
-        return reverse(
-            f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[quote(pk)]
-        )
+        return change_url_maker(model)
     except NoReverseMatch:
         return None

@@ -17,6 +17,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.urls import URLPattern, path
 
+from core.admin_links import with_row_links
 from core.admin_search import IndexedSearchAdmin
 from core.pagination import UncountedPaginator, page_number_of
 
@@ -34,10 +35,15 @@ class UncountedListAdmin:
     paginator's ``count`` for the filtered rows and ``root_queryset.count()`` when
     ``show_full_result_count`` — so the full count is off and the paginator's count is
     the rows before the page plus the page and one more (``UncountedPaginator``).
-    No "Show all" either (``list_max_show_all = 0``)."""
+    No "Show all" either (``list_max_show_all = 0``). The rows' links cost one reverse per
+    page (``core.admin_links``)."""
 
     show_full_result_count = False
     list_max_show_all = 0
+
+    def get_changelist(self, request: Any, **kwargs: Any) -> type:
+        # The rows' links from one reverse per page (core.admin_links).
+        return with_row_links(super().get_changelist(request, **kwargs))
 
     def get_paginator(
         self,
