@@ -29,8 +29,8 @@ from audit.subjects import object_links
 from audit.verbs import LEGACY_SPELLINGS, AuditVerb
 from core.admin_actions import GovernanceHistoryAdmin
 from core.admin_filters import TextInputFilter
+from core.admin_scoping import visible_teams
 from core.pagination import UncountedPaginator, page_number_of
-from core.permissions import teams_for
 from core.team_roles import team_model
 
 # History rows written without a user show the actor the log names (core imports no app).
@@ -64,7 +64,7 @@ class TeamFilter(admin.SimpleListFilter):
     parameter_name = "team"
 
     def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(team.pk), team.slug) for team in teams_for(request.user)]
+        return [(str(team.pk), team.slug) for team in visible_teams(request)]
 
     def queryset(self, request: Any, queryset: Any) -> Any:
         value = self.value()
