@@ -9,6 +9,7 @@ row, 1,700 a page of 100) to print ten short columns: most of the list's Python 
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from django.contrib import admin
@@ -16,6 +17,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import F
 
 from approvals import selectors
+from approvals.models import SignOff
 from approvals.models.request_team import REQUEST_TEAM
 
 #: What a row of the list shows (``PromotionRequestAdmin.list_display``), and the
@@ -43,7 +45,8 @@ LIST_RELATED = ("version__registered_model", REQUEST_TEAM, "release", "requested
 
 class RequestChangeList(ChangeList):
     """The changelist with rows of ``LIST_FIELDS`` and the roles each policy requires
-    (``required_roles``, the sign-off column's denominator) instead of whole snapshots."""
+    (``required_roles``, the sign-off column's denominator) instead of whole snapshots,
+    and the page's sign-offs counted from one query (``signoffs_given``, the numerator)."""
 
     def get_queryset(self, request: Any, exclude_parameters: Any = None) -> Any:
         queryset = super().get_queryset(request, exclude_parameters)
@@ -53,6 +56,25 @@ class RequestChangeList(ChangeList):
             .only(*LIST_FIELDS)
             .annotate(required_roles=F("policy_snapshot__required_roles"))
         )
+
+    def get_results(self, request: Any) -> None:
+        super().get_results(request)
+        # The request ids of the page's sign-offs, counted here: prefetching the sign-offs
+        # built a queryset and a model per row (9 ms of CPU a page of 100, issue 14).
+        self.result_list = list(self.result_list)
+        given = Counter(
+            SignOff.objects.filter(request_id__in=[row.pk for row in self.result_list])
+            .order_by()
+            .values_list("request_id", flat=True)
+        )
+        for row in self.result_list:
+            row.signoffs_given = given[row.pk]
+
+
+def signoffs_given(obj: Any) -> int:
+    """How many sign-offs the request has: counted for the list's page, or read."""
+    given = getattr(obj, "signoffs_given", None)
+    return obj.signoffs.count() if given is None else given
 
 
 def required_signoffs(obj: Any) -> int:

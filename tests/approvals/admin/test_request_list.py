@@ -79,3 +79,33 @@ def test_the_lists_rows_leave_the_policy_snapshot_and_evidence_in_the_database()
     (row,) = response.context["cl"].result_list
     assert {"policy_snapshot", "checked_evidence", "reasons"} <= row.get_deferred_fields()
     assert "policy" not in row._state.fields_cache
+
+
+def test_each_row_counts_its_own_sign_offs_from_one_query_for_the_page():
+    # Given three requests of a board member's team with none, one and two sign-offs
+    team = TeamFactory(slug="assistants")
+    unsigned, once, twice = (
+        PromotionRequestFactory(version=ModelVersionFactory(registered_model__team=team))
+        for _ in range(3)
+    )
+    SignOffFactory(request=once, role="platform", signer=UserFactory())
+    SignOffFactory(request=twice, role="platform", signer=UserFactory())
+    SignOffFactory(request=twice, role="product", signer=UserFactory())
+    client = Client()
+    client.force_login(approver(team, "platform"))
+
+    # When they open the request list
+    client.get(REQUESTS)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(REQUESTS)
+
+    # Then each row counts its own sign-offs, read by one query of the page's requests
+    counted = {row.pk: row.signoffs_given for row in response.context["cl"].result_list}
+    assert counted == {unsigned.pk: 0, once.pk: 1, twice.pk: 2}
+    signoff_queries = [
+        q["sql"] for q in queries if q["sql"].startswith('SELECT "approvals_signoff"')
+    ]
+    assert len(signoff_queries) == 1
+    html = response.content.decode()
+    required = sum(twice.policy_snapshot["required_roles"].values())
+    assert f"2/{required}" in html and f"0/{required}" in html

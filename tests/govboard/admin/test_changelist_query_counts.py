@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 # Measured on SQLite and PostgreSQL: session, user, permission and visibility lookups,
 # the page itself (no count: the site makes every list uncounted), the filter sidebars and
 # the navigation's "awaiting your sign-off" badge (the roles held, then one bounded COUNT).
-# The request list and page also prefetch the sign-offs of their rows. None grows per row.
+# The request list also reads the sign-offs of its rows (one query). None grows per row.
 MAX_QUERIES = {
     "registry/modelversion": 11,
     "approvals/promotionrequest": 12,
