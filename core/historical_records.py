@@ -56,6 +56,17 @@ class GovernanceHistory(HistoricalRecords):
         kwargs.setdefault("bases", [AppendOnlyHistoricalRow])
         super().__init__(*args, **kwargs)
 
+    def copy_fields(self, model: type[models.Model]) -> dict[str, models.Field]:
+        # History is read by the tracked row's id (its timeline, as_of) and by its own
+        # history_id and history_date, never by the copied columns: simple-history indexes
+        # each copied foreign key and db_index column again, and every registration paid
+        # those index entries (7 on a version's history row) for no lookup (issue 14).
+        fields = super().copy_fields(model)
+        for name, field in fields.items():
+            if name != model._meta.pk.name:
+                field.db_index = False
+        return fields
+
     def contribute_to_class(self, cls: type[models.Model], name: str) -> None:
         super().contribute_to_class(cls, name)
         _RECORDERS[cls] = self
