@@ -9,7 +9,6 @@ its place, quoted as ``reverse`` quotes it (the same text, character for charact
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 from urllib.parse import quote as url_quote
 
@@ -51,15 +50,3 @@ class RowLinksChangeList:
             change_url = change_url_maker(self.model, current_app=self.model_admin.admin_site.name)
             self._govboard_change_url = change_url
         return change_url(getattr(result, self.pk_attname))
-
-
-@cache
-def with_row_links(changelist_class: type) -> type:
-    """``changelist_class`` with ``RowLinksChangeList`` in front (one class per class)."""
-    if issubclass(changelist_class, RowLinksChangeList):
-        return changelist_class
-    return type(
-        changelist_class.__name__,
-        (RowLinksChangeList, changelist_class),
-        {"__module__": changelist_class.__module__, "__qualname__": changelist_class.__qualname__},
-    )

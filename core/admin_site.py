@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.contrib import admin
@@ -17,7 +18,7 @@ from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.urls import URLPattern, path
 
-from core.admin_links import with_row_links
+from core.admin_links import RowLinksChangeList
 from core.admin_search import IndexedSearchAdmin
 from core.pagination import UncountedPaginator, page_number_of
 
@@ -29,21 +30,45 @@ class AdminPage:
     name: str
 
 
+class SiteChangeList(RowLinksChangeList):
+    """Mixed in front of every changelist of the site: its rows' links from one reverse per
+    page (``RowLinksChangeList``), and its rows load only the admin's ``list_only``
+    columns when it names them (``QuerySet.only``: a list of a few short columns need not
+    load and decode every JSON document of every row). Not a default on
+    ``UncountedListAdmin``, which stands in front of the admin's own attributes."""
+
+    def get_queryset(self, request: Any, exclude_parameters: Any = None) -> Any:
+        queryset = super().get_queryset(request, exclude_parameters)
+        columns = getattr(self.model_admin, "list_only", ())
+        return queryset.only(*columns) if columns else queryset
+
+
+@cache
+def site_changelist(changelist_class: type) -> type:
+    """``changelist_class`` with ``SiteChangeList`` in front (one class per class)."""
+    if issubclass(changelist_class, SiteChangeList):
+        return changelist_class
+    return type(
+        changelist_class.__name__,
+        (SiteChangeList, changelist_class),
+        {"__module__": changelist_class.__module__, "__qualname__": changelist_class.__qualname__},
+    )
+
+
 class UncountedListAdmin:
     """Mixed in front of every ModelAdmin the site registers (issue 14): a changelist
     never counts its table, filtered or not. Django's ChangeList counts twice — the
     paginator's ``count`` for the filtered rows and ``root_queryset.count()`` when
     ``show_full_result_count`` — so the full count is off and the paginator's count is
     the rows before the page plus the page and one more (``UncountedPaginator``).
-    No "Show all" either (``list_max_show_all = 0``). The rows' links cost one reverse per
-    page (``core.admin_links``)."""
+    No "Show all" either (``list_max_show_all = 0``). The changelist is a
+    ``SiteChangeList``: rows' links from one reverse per page, ``list_only`` columns."""
 
     show_full_result_count = False
     list_max_show_all = 0
 
     def get_changelist(self, request: Any, **kwargs: Any) -> type:
-        # The rows' links from one reverse per page (core.admin_links).
-        return with_row_links(super().get_changelist(request, **kwargs))
+        return site_changelist(super().get_changelist(request, **kwargs))
 
     def get_paginator(
         self,

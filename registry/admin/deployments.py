@@ -38,7 +38,19 @@ class DeploymentAdmin(TeamScopedAdmin):
         "recorded_by",
     ]
     list_filter = [ServingFilter, team_filter("version__registered_model__team")]
-    list_select_related = ["version__registered_model__team", "recorded_by"]
+    list_select_related = ["version__registered_model", "recorded_by"]
+    # What the columns print: each row's version decoded its JSON metadata for its name.
+    list_only = (
+        "environment",
+        "ring",
+        "customer_scope",
+        "started_at",
+        "ended_at",
+        "version__version",
+        "version__state",
+        "version__registered_model__name",
+        "recorded_by__username",
+    )
     # Exact matches on what people look up (the environment is indexed with started_at).
     search_fields = ["=environment", "=customer_scope"]
     show_full_result_count = False

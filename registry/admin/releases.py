@@ -38,6 +38,8 @@ class ReleaseAdmin(ServiceActionAdminMixin, TeamScopedAdminMixin, admin.ModelAdm
     list_display = ("name", "version", "team", "state", "categories", "created_at")
     list_filter = (team_filter("team"), "state")
     list_select_related = ("team",)
+    # What the columns print (not the manifest, triggers or texts of every row).
+    list_only = ("name", "version", "state", "change_categories", "created_at", "team__slug")
     search_fields = ("name",)
     show_full_result_count = False
     paginator = UncountedPaginator

@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from audit.models import AuditEvent
-from core.admin_links import RowLinksChangeList, change_url_maker, with_row_links
+from core.admin_links import RowLinksChangeList, change_url_maker
+from core.admin_site import SiteChangeList, site_changelist
 from registry.models import ModelVersion, Team
 from tests.registry.factories import ModelVersionFactory, UserFactory
 
@@ -39,11 +40,12 @@ def test_every_admin_changelist_links_rows_through_one_reverse_per_page():
     class Plain(ChangeList):
         pass
 
-    made = with_row_links(Plain)
+    made = site_changelist(Plain)
 
-    assert issubclass(made, RowLinksChangeList) and issubclass(made, Plain)
-    assert with_row_links(Plain) is made  # one class per class
-    assert with_row_links(made) is made
+    assert issubclass(made, SiteChangeList) and issubclass(made, RowLinksChangeList)
+    assert issubclass(made, Plain)
+    assert site_changelist(Plain) is made  # one class per class
+    assert site_changelist(made) is made
 
 
 @pytest.mark.django_db

@@ -82,3 +82,20 @@ def test_a_user_of_another_team_cannot_withdraw(client):
     assert response.status_code in (403, 404)
     release.refresh_from_db()
     assert release.state == ReleaseState.SUBMITTED
+
+
+def test_the_changelists_rows_load_only_the_columns_it_shows(admin_client):
+    # Given a release
+    release = ReleaseFactory(components=[])
+
+    # When the list is opened
+    response = admin_client.get(reverse("admin:registry_release_changelist"))
+
+    # Then its row names it, its team and categories, and left the manifest, triggers and
+    # texts in the database
+    (row,) = response.context["cl"].result_list
+    assert {"manifest", "rollback_triggers", "what_changed", "known_risks"} <= (
+        row.get_deferred_fields()
+    )
+    html = response.content.decode()
+    assert release.name in html and release.version in html and release.team.slug in html

@@ -75,3 +75,18 @@ def test_a_deployment_cannot_be_added_changed_or_deleted_in_the_admin(client):
     row.refresh_from_db()
     assert row.environment == "production"
     assert client.get(reverse("admin:registry_deployment_add")).status_code == 403
+
+
+def test_the_deployments_list_loads_only_the_columns_it_shows(client):
+    # Given a team's deployment of a version with metadata
+    version = ModelVersionFactory(state="approved")
+    deployment(version, "production")
+    client.force_login(reader_of(version.registered_model.team))
+
+    # When the reader opens the list
+    response = client.get(DEPLOYMENTS)
+
+    # Then the row's version is named without loading its JSON metadata
+    (row,) = response.context["cl"].result_list
+    assert {"parameters", "allowed_use_cases"} <= row.version.get_deferred_fields()
+    assert f"{version.registered_model.name} {version.version}" in response.content.decode()
