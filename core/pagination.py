@@ -3,6 +3,8 @@ admin (issue 14: no COUNT(*) over a table that grows without bound)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,17 @@ class _Key:
         if self.nullable and self.nulls_last:
             after |= Q(**{f"{self.name}__isnull": True})
         return after
+
+
+def _scope(path: str, keys: list[Any], params: Any, unbound: tuple[str, ...]) -> str:
+    """What a cursor is valid for: the list, its order and its question (every parameter
+    and value but the unbound ones, in a canonical order), as a digest -- a cursor's
+    length stays the same whatever the query's."""
+    question = sorted(
+        (name, value) for name, values in params.lists() if name not in unbound for value in values
+    )
+    text = json.dumps([path, [key.spec() for key in keys], question], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _keys(model: type[Model], ordering: Any) -> list[_Key]:
@@ -135,9 +148,11 @@ class KeysetPagination(BasePagination):
 
     The cursor is signed (``django.core.signing``): a tampered, truncated or foreign cursor
     is a 400 problem, never a 500 or a page of someone else's order. It is scoped to the
-    path and the order, and to the query parameters a view names in
-    ``cursor_bound_params`` (a list that answers one question, like served-at's customer
-    and moment, refuses another question's cursor). ``?page=`` (the old
+    path, the order and every query parameter but the cursor and the page size: a filter,
+    a search, a moment each pick other rows, and a boundary row of one walk reused under
+    other values (or none) would silently skip or repeat rows -- a list need not name its
+    filters, so one added later is bound too. The links a page hands out keep the
+    parameters, so following them always works. ``?page=`` (the old
     page numbers) is a 400 too: a client that counted pages would otherwise loop on the
     first page forever.
     """
@@ -146,6 +161,9 @@ class KeysetPagination(BasePagination):
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
     retired_query_params = ("page",)
+    #: The parameters a cursor may be reused under other values of: the cursor itself and
+    #: the page size (a walk may change its stride). Every other one is bound.
+    unbound_query_params = (cursor_query_param, page_size_query_param)
     default_ordering = ("-id",)
 
     def paginate_queryset(
@@ -162,12 +180,7 @@ class KeysetPagination(BasePagination):
         self.page_size = self._page_size(params.get(self.page_size_query_param))
         ordering = queryset.query.order_by or self.default_ordering
         self.keys = _keys(queryset.model, ordering)
-        self.scope = f"{request.path}|{','.join(key.spec() for key in self.keys)}"
-        bound = getattr(view, "cursor_bound_params", ())
-        if bound:
-            # The view's answer depends on these as a whole (a moment, a customer): a
-            # boundary row of another question would silently skip part of this one.
-            self.scope += "|" + "&".join(f"{name}={params.get(name, '')}" for name in bound)
+        self.scope = _scope(request.path, self.keys, params, self.unbound_query_params)
         boundary, self.reverse = self._decode(params.get(self.cursor_query_param))
         keys = [key.flipped() for key in self.keys] if self.reverse else self.keys
         if boundary is not None:

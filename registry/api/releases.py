@@ -161,8 +161,6 @@ class ReleaseListCreateView(generics.GenericAPIView):
     """List visible releases (newest first), or submit one (idempotent)."""
 
     serializer_class = ReleaseSerializer
-    # Another team's or name's cursor would start this walk part-way: refused (a 400).
-    cursor_bound_params = tuple(parameter.name for parameter in RELEASE_FILTERS)
 
     def get_queryset(self):
         # The keyset page's order (core.pagination), on the (created_at, id) index.

@@ -21,10 +21,6 @@ class ServedAtView(generics.GenericAPIView):
     release and the release's model, threshold/config (with its parameters) and SDK
     versions. A customer's live set has no bound of its own: it is paged, never counted."""
 
-    # A cursor answers one question: another customer's, moment's or environment's
-    # boundary row would skip part of this answer, so its cursor is refused (a 400).
-    cursor_bound_params = ("customer", "at", "environment")
-
     @extend_schema(
         operation_id="served_at_list",
         responses={200: OpenApiTypes.OBJECT},

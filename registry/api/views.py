@@ -84,9 +84,6 @@ class VersionListCreateView(generics.GenericAPIView):
     register one (idempotent)."""
 
     serializer_class = VersionSerializer
-    # Another team's, model's or state's cursor would start this walk part-way (its
-    # boundary row is of another set): refused, a 400.
-    cursor_bound_params = tuple(parameter.name for parameter in VERSION_FILTERS)
 
     def get_queryset(self):
         # The keyset page's order (core.pagination): newest first; one model's versions
@@ -208,8 +205,6 @@ class DeploymentListCreateView(generics.GenericAPIView):
     """List deployments (filter by environment, customer scope, time window) or record one."""
 
     serializer_class = DeploymentSerializer
-    # Each filter narrows the set walked: a cursor of other values is refused (a 400).
-    cursor_bound_params = ("environment", "customer_scope", "version", "from", "until")
 
     def get_queryset(self):
         params = text_query_params(self.request)
