@@ -9,6 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from core import permissions
 from core.permissions import Verb, allowed
+from tests.migration_database import default_connection_on_a_new_database
 
 BEFORE = [
     ("registry", "0008_dataset_licence_and_finding_triage"),
@@ -30,9 +31,15 @@ def _migrate(targets):
 
 
 @pytest.fixture
-def back_to_the_latest_schema():
-    """The test migrates back past later migrations; every test after it needs the whole
-    schema again, so migrate forward to every app's latest migration, pass or fail."""
+def database_to_migrate_back():
+    """On PostgreSQL a new, empty database of the test's own, migrated forward to the old
+    schema (seconds; tests.migration_database). Elsewhere the test database itself, migrated
+    back and then, pass or fail, forward to every app's latest migration again, which every
+    later test needs."""
+    if connection.vendor == "postgresql":
+        with default_connection_on_a_new_database():
+            yield
+        return
     yield
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -40,7 +47,7 @@ def back_to_the_latest_schema():
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("back_to_the_latest_schema")
+@pytest.mark.usefixtures("database_to_migrate_back")
 def test_existing_signing_grants_survive_the_move_to_approvals():
     old = _migrate(BEFORE)
     ContentType = old.get_model("contenttypes", "ContentType")
