@@ -39,8 +39,13 @@ run: install
 ## Run the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set, else SQLite).
 ## With DATABASE_OWNER_URL too, the suite connects as the owner (it creates the test database)
 ## and the AUD-1/AUD-2 tests as DATABASE_URL's runtime role, granted on the test database.
+## TEST_WORKERS pytest-xdist workers (0: one process), each with its own test database,
+## Redis database (REDIS_URL's number + the worker's) and media directory. --dist load keeps
+## pytest-django's order in every worker: no test meets a database a transactional test has
+## flushed unless it is transactional itself and restores what it needs.
+TEST_WORKERS ?= 2
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 ## CON-3's dedicated run: the governance state machine over >= 2,000 examples (prints its figure).
 test-long: install

@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.immutability import append_only_tables, install_append_only_triggers
+from tests.parallel_workers import database_turn
 from tests.world import World, build_world
 
 
@@ -31,6 +32,13 @@ def pytest_configure(config: pytest.Config) -> None:
         redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2).ping()
     except redis.RedisError as exc:
         pytest.exit(f"Redis at {settings.CELERY_BROKER_URL} is not usable: {exc}", returncode=3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    # Under pytest-xdist, a test opening dozens of connections runs alone (parallel_workers).
+    with database_turn(exclusive=item.get_closest_marker("many_connections") is not None):
+        yield
 
 
 # Transactional tests end with a flush (TRUNCATE / DELETE of every table), which the
@@ -114,8 +122,10 @@ def _end_stray_sessions_before_teardown(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
+    # pytest-django creates no test database for a run without a database test.
+    created = connection.settings_dict["NAME"] == connection.creation._get_test_db_name()
     with django_db_blocker.unblock():
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and created:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -22,7 +22,7 @@ from identity.models import LockoutScope, LoginLockout
 from tests.approvals.factories import request_in_review
 from tests.registry.factories import PASSWORD, TeamFactory, UserFactory, approver
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.many_connections]
 
 N = 5
 ADDRESS_LIMIT = 20
