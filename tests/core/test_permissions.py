@@ -197,6 +197,51 @@ def test_the_roles_a_person_holds_are_read_in_one_query():
     assert held == {Verb.EXPEDITE, Verb.OVERRIDE} and len(queries) == 1
 
 
+def test_a_permission_check_of_a_person_is_one_query_whatever_they_hold():
+    team = TeamFactory()
+    person = approver(team, "platform")
+    group = Group.objects.create(name="managers")
+    person.groups.add(group)
+    assert not permissions.is_service_account(person)
+    # Django reads a person's model permissions once per user object, for the verbs whose
+    # rule names a global permission: a page pays that once, whatever it checks.
+    person.has_perm("registry.view_team")
+    for verb, role in ((Verb.SIGN, "platform"), (Verb.EXPEDITE, None), (Verb.READ, None)):
+        with CaptureQueriesContext(connection) as queries:
+            allowed(person, verb, team, role=role)
+        assert len(queries) == 1, verb
+
+
+def test_a_grant_of_a_same_named_permission_of_another_app_is_no_team_role():
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    # Given "manage_governance" and "sign_as_platform" declared by another model too, and
+    # granted on the team's row to a person and to their group
+    team = TeamFactory()
+    person = UserFactory()
+    group = Group.objects.create(name="lookalikes")
+    person.groups.add(group)
+    elsewhere = ContentType.objects.get_for_model(Group)
+    for codename, grants in (
+        ("manage_governance", UserObjectPermission),
+        ("sign_as_platform", GroupObjectPermission),
+    ):
+        lookalike = Permission.objects.create(
+            content_type=elsewhere, codename=codename, name=codename
+        )
+        holder = {"user": person} if grants is UserObjectPermission else {"group": group}
+        # bulk_create: guardian's save() insists the row's object is of the permission's
+        # model; a row written around it must not pass for a team role either.
+        grants.objects.bulk_create(
+            [grants(**holder, permission=lookalike, content_type=elsewhere, object_pk=str(team.pk))]
+        )
+    # Then neither is the team role of that name
+    assert not _agree(person, team, Verb.EXPEDITE)
+    assert not _agree(person, team, Verb.SIGN, role="platform")
+    assert permissions.roles_held(person, team) == []
+
+
 def test_granting_an_unknown_role_is_refused_and_writes_nothing():
     from guardian.models import UserObjectPermission
 
