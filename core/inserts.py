@@ -96,7 +96,9 @@ def _statement(
 def insert(row: Model) -> Model:
     """INSERT ``row`` (new, its primary key unset) as ``row.save(force_insert=True)``
     would, without signals; the database's id and defaults are set on it."""
-    if not _cached_insert(row):
+    # Without a conflict target the cached statement inserts or raises: None is the only
+    # other answer, a row it cannot write.
+    if _cached_insert(row) is None:
         row.save(force_insert=True)
     return row
 
