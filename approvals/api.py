@@ -183,10 +183,10 @@ class PromotionRequestListCreateView(generics.GenericAPIView):
             # The queue's one selector, in its order (expedited, due, oldest). It holds only
             # requests of teams the caller signs for (so sees): no join to the visible set,
             # which made PostgreSQL hash every request first.
-            queryset = selectors.review_queue_for(self.request.user).select_related("policy")
+            queryset = selectors.review_queue_for(self.request.user)
         else:
             queryset = selectors.requests_visible_to(self.request.user).order_by("-id")
-        queryset = selectors.request_with_evidence(queryset)
+        queryset = selectors.request_list_rows(queryset)
         if params.get("state"):
             queryset = queryset.filter(state=params["state"])
         if params.get("team"):
