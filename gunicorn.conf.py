@@ -37,6 +37,15 @@ keepalive = 65
 max_requests = 2000
 max_requests_jitter = 200
 
+
+def post_worker_init(worker) -> None:
+    """The application is loaded: settle the heap it leaves (govboard/worker_heap.py), so
+    full garbage collections do not land inside requests."""
+    from govboard.worker_heap import settle_worker_heap
+
+    settle_worker_heap()
+
+
 # gunicorn >= 25.1 opens a control socket (for gunicornc) by default in $XDG_RUNTIME_DIR or
 # ~/.gunicorn/. Keep it with the rest of the service's runtime state instead; mode 0600.
 control_socket = str(_VAR_DIR / "run" / "gunicorn.ctl")
